@@ -1,0 +1,61 @@
+package v1alpha1
+
+// Condition types, with kstatus meaning so that Flux, Argo CD and kubectl wait read health right.
+const (
+	// ConditionReady is True when the remote state matches the spec of status.observedGeneration.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the operator is working towards the spec.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the operator cannot go on without a change from a person.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons. Each names a situation a user can look up in the README's troubleshooting table.
+const (
+	// ReasonCreated: the operator created the Cloudflare service.
+	ReasonCreated = "Created"
+	// ReasonSynced: the Cloudflare service matches the spec.
+	ReasonSynced = "Synced"
+	// ReasonAdopted: the object took over an existing Cloudflare service, as its annotations asked.
+	ReasonAdopted = "Adopted"
+	// ReasonNameConflict: another service of that name exists in the account and is not this object's.
+	ReasonNameConflict = "NameConflict"
+	// ReasonTunnelNotFound: the tunnel id in the spec is unknown to the account.
+	ReasonTunnelNotFound = "TunnelNotFound"
+	// ReasonInvalidSpec: Cloudflare rejected the spec as invalid.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonCredentialsNotFound: the account's Secret, or a key in it, is missing.
+	ReasonCredentialsNotFound = "CredentialsNotFound"
+	// ReasonCredentialsInvalid: Cloudflare rejected the credentials.
+	ReasonCredentialsInvalid = "CredentialsInvalid"
+	// ReasonPermissionDenied: the credentials work but lack the Workers VPC (Connectivity Directory) permission.
+	ReasonPermissionDenied = "PermissionDenied"
+	// ReasonAccountNotReady: the referenced account object is missing or not Ready.
+	ReasonAccountNotReady = "AccountNotReady"
+	// ReasonRateLimited: the credential's API budget is spent; work resumes when it refills.
+	ReasonRateLimited = "RateLimited"
+	// ReasonAPIError: Cloudflare failed in a way that is retried with backoff.
+	ReasonAPIError = "APIError"
+	// ReasonDeleting: the operator is deleting the Cloudflare service.
+	ReasonDeleting = "Deleting"
+	// ReasonProgressing: the operator is working on the current generation.
+	ReasonProgressing = "Progressing"
+	// ReasonSecretNotFound: an account's Secret is missing.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonVerified: an account's credentials were verified with Cloudflare.
+	ReasonVerified = "Verified"
+)
+
+// Annotations users and the operator put on a ConnectivityService.
+const (
+	// AnnotationAdopt, set to "true", lets the object take over an existing service of its name.
+	AnnotationAdopt = "connectivity.workersvpc.dev/adopt"
+	// AnnotationServiceID imports the existing service with this id.
+	AnnotationServiceID = "connectivity.workersvpc.dev/service-id"
+	// AnnotationCreateIntent records, before a create call, that a create is in flight; its value
+	// identifies the attempt. It makes an unknown create outcome recoverable without duplicates.
+	AnnotationCreateIntent = "connectivity.workersvpc.dev/create-intent"
+)
+
+// Finalizer keeps the object until its Cloudflare service is deleted or orphaned.
+const Finalizer = "connectivity.workersvpc.dev/finalizer"

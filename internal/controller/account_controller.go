@@ -1,0 +1,176 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+	"github.com/workersvpc/connectivity-operator/internal/account"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+)
+
+// DefaultAccountVerifyInterval is how often Ready credentials are verified again. A Secret change
+// verifies at once, so this only catches tokens revoked or expired inside Cloudflare.
+const DefaultAccountVerifyInterval = time.Hour
+
+// SecretTracker is told which Secret each account object reads, so that a change of that Secret
+// (and only of that Secret) reaches the account and its services.
+type SecretTracker interface {
+	Track(owner string, secret types.NamespacedName)
+	Untrack(owner string)
+}
+
+// accountVerifier is the reconcile logic both account kinds share: read the Secret, verify the
+// credentials with Cloudflare, and report the outcome as conditions.
+type accountVerifier struct {
+	client.Client
+	Accounts       *account.Resolver
+	ClientFor      ClientFor
+	Recorder       events.EventRecorder
+	Secrets        SecretTracker
+	VerifyInterval time.Duration
+}
+
+// verify checks the account's credentials and sets its conditions.
+func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acct *account.Account, observed *int64) (ctrl.Result, error) {
+	if v.Secrets != nil {
+		v.Secrets.Track(acct.Ref.String(), acct.Secret)
+	}
+	creds, err := v.Accounts.Credentials(ctx, acct)
+	if errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete) {
+		markReconciling(obj, v1alpha1.ReasonSecretNotFound, secretMessage(acct, err))
+		return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	cl, err := v.ClientFor(acct, creds)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Verifying Cloudflare credentials", "account", acct.AccountID)
+	if err := cl.Verify(ctx); err != nil {
+		return v.verifyFailed(obj, acct, err, observed)
+	}
+	markReady(obj, v1alpha1.ReasonVerified, fmt.Sprintf("credentials verified for Cloudflare account %s", acct.AccountID))
+	*observed = obj.GetGeneration()
+	return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
+}
+
+// verifyFailed sorts a failed verification like apiFailure does for services.
+func (v *accountVerifier) verifyFailed(obj conditionedObject, acct *account.Account, err error, observed *int64) (ctrl.Result, error) {
+	var reason, message string
+	switch {
+	case errors.Is(err, cloudflare.ErrRateLimited):
+		wait, ok := cloudflare.RetryAfter(err)
+		if !ok {
+			wait = rateLimitedRetry
+		}
+		markReconciling(obj, v1alpha1.ReasonRateLimited, fmt.Sprintf("the Cloudflare API rate limit is reached; retrying in %s", wait))
+		return ctrl.Result{RequeueAfter: wait}, nil
+	case errors.Is(err, cloudflare.ErrUnauthorized):
+		reason = v1alpha1.ReasonCredentialsInvalid
+		message = fmt.Sprintf("Cloudflare rejected the credentials in Secret %s: put a valid, active API token under key %q (%v)",
+			acct.Secret, account.KeyAPIToken, err)
+	case errors.Is(err, cloudflare.ErrForbidden):
+		reason = v1alpha1.ReasonPermissionDenied
+		message = fmt.Sprintf("the credentials in Secret %s lack the Workers VPC permission on account %s: grant \"Connectivity Directory Admin\" (%v)",
+			acct.Secret, acct.AccountID, err)
+	default:
+		markReconciling(obj, v1alpha1.ReasonAPIError, fmt.Sprintf("verifying credentials failed, retrying with backoff: %v", err))
+		return ctrl.Result{}, err
+	}
+	if markStalled(obj, reason, message) {
+		v.Recorder.Eventf(obj, nil, "Warning", reason, "Verify", "%s", message)
+	}
+	*observed = obj.GetGeneration()
+	return ctrl.Result{RequeueAfter: credentialsRetry}, nil
+}
+
+// CloudflareAccountReconciler verifies the credentials of namespaced accounts.
+type CloudflareAccountReconciler struct {
+	accountVerifier
+}
+
+// +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts;clustercloudflareaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts/status;clustercloudflareaccounts/status,verbs=get;update;patch
+
+// Reconcile verifies one CloudflareAccount.
+func (r *CloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &v1alpha1.CloudflareAccount{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if r.Secrets != nil {
+			r.Secrets.Untrack(account.Ref{Kind: v1alpha1.AccountKindNamespaced, Namespace: req.Namespace, Name: req.Name}.String())
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := newStatusPatcher(obj)
+	defer func() {
+		if err := patcher.patch(ctx, r.Client, obj, copyAccountStatus); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+	return r.verify(ctx, obj, r.Accounts.Namespaced(obj), &obj.Status.ObservedGeneration)
+}
+
+// ClusterCloudflareAccountReconciler verifies the credentials of cluster-scoped accounts.
+type ClusterCloudflareAccountReconciler struct {
+	accountVerifier
+}
+
+// Reconcile verifies one ClusterCloudflareAccount.
+func (r *ClusterCloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &v1alpha1.ClusterCloudflareAccount{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if r.Secrets != nil {
+			r.Secrets.Untrack(account.Ref{Kind: v1alpha1.AccountKindCluster, Name: req.Name}.String())
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := newStatusPatcher(obj)
+	defer func() {
+		if err := patcher.patch(ctx, r.Client, obj, copyAccountStatus); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+	return r.verify(ctx, obj, r.Accounts.Cluster(obj), &obj.Status.ObservedGeneration)
+}
+
+func copyAccountStatus(dst, src client.Object) {
+	switch d := dst.(type) {
+	case *v1alpha1.CloudflareAccount:
+		d.Status = *src.(*v1alpha1.CloudflareAccount).Status.DeepCopy()
+	case *v1alpha1.ClusterCloudflareAccount:
+		d.Status = *src.(*v1alpha1.ClusterCloudflareAccount).Status.DeepCopy()
+	}
+}
+
+// accountsOfSecret maps a Secret event to requests for the accounts (of list's kind) that read it.
+func accountsOfSecret(c client.Reader, list client.ObjectList) handler.MapFunc {
+	return func(ctx context.Context, secret client.Object) []reconcile.Request {
+		key := types.NamespacedName{Namespace: secret.GetNamespace(), Name: secret.GetName()}.String()
+		list := list.DeepCopyObject().(client.ObjectList)
+		if err := c.List(ctx, list, client.MatchingFields{indexSecret: key}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Failed to list accounts of Secret", "secret", key)
+			return nil
+		}
+		items, _ := meta.ExtractList(list)
+		reqs := make([]reconcile.Request, 0, len(items))
+		for _, item := range items {
+			o := item.(client.Object)
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}})
+		}
+		return reqs
+	}
+}

@@ -1,0 +1,245 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+	"github.com/workersvpc/connectivity-operator/internal/account"
+	"github.com/workersvpc/connectivity-operator/internal/inventory"
+	"github.com/workersvpc/connectivity-operator/internal/servicespec"
+)
+
+// Field indexes on the manager's cache.
+const (
+	// indexAccountRef finds the services that use an account object.
+	indexAccountRef = "connectivity.workersvpc.dev/account-ref"
+	// indexAccountName finds the services that claim a name in a Cloudflare account.
+	indexAccountName = "connectivity.workersvpc.dev/account-name"
+	// indexServiceID finds the service that owns a Cloudflare service id.
+	indexServiceID = "connectivity.workersvpc.dev/service-id"
+	// indexSecret finds the account objects that read a Secret.
+	indexSecret = "connectivity.workersvpc.dev/secret"
+)
+
+// Config is what the three controllers need; main builds it from flags, tests from the fakes.
+type Config struct {
+	// Accounts resolves account objects and reads their Secrets (uncached).
+	Accounts *account.Resolver
+	// ClientFor builds the Cloudflare client of an account.
+	ClientFor ClientFor
+	// ResyncInterval is how often a Ready service is compared with Cloudflare.
+	ResyncInterval time.Duration
+	// AccountVerifyInterval is how often Ready account credentials are verified again.
+	AccountVerifyInterval time.Duration
+	// MaxConcurrentReconciles is the number of ConnectivityService workers.
+	MaxConcurrentReconciles int
+	// Secrets watches the Secrets that accounts use; nil disables Secret watching.
+	Secrets SecretWatcher
+}
+
+// SecretWatcher tracks the Secrets accounts read and reports their changes (see secretwatch).
+type SecretWatcher interface {
+	SecretTracker
+	Subscribe() <-chan event.GenericEvent
+}
+
+// Setup registers the field indexes and the three controllers with the manager.
+func Setup(mgr ctrl.Manager, cfg Config) error {
+	ctx := context.Background()
+	if err := indexServices(ctx, mgr); err != nil {
+		return err
+	}
+	if err := indexAccountSecrets(ctx, mgr, cfg.Accounts); err != nil {
+		return err
+	}
+	verifier := accountVerifier{
+		Client:         mgr.GetClient(),
+		Accounts:       cfg.Accounts,
+		ClientFor:      cfg.ClientFor,
+		Recorder:       mgr.GetEventRecorder("cloudflareaccount-controller"),
+		VerifyInterval: cfg.AccountVerifyInterval,
+	}
+	var serviceSecrets <-chan event.GenericEvent
+	if cfg.Secrets != nil {
+		verifier.Secrets = cfg.Secrets
+		serviceSecrets = cfg.Secrets.Subscribe()
+	}
+	if err := setupAccountControllers(mgr, verifier, cfg.Secrets); err != nil {
+		return err
+	}
+	svc := &ConnectivityServiceReconciler{
+		Client:         mgr.GetClient(),
+		Accounts:       cfg.Accounts,
+		ClientFor:      cfg.ClientFor,
+		Inventory:      inventory.New(),
+		Recorder:       mgr.GetEventRecorder("connectivityservice-controller"),
+		ResyncInterval: cfg.ResyncInterval,
+		Now:            time.Now,
+	}
+	return svc.setupWithManager(mgr, cfg.MaxConcurrentReconciles, serviceSecrets)
+}
+
+// setupWithManager watches the objects themselves (spec and annotation changes), the account
+// objects they use, and the Secrets behind those accounts.
+func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, workers int, secrets <-chan event.GenericEvent) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ConnectivityService{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&v1alpha1.CloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
+		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("connectivityservice")
+	if secrets != nil {
+		b = b.WatchesRawSource(source.Channel(secrets, handler.EnqueueRequestsFromMapFunc(r.servicesOfSecret)))
+	}
+	return b.Complete(r)
+}
+
+// setupAccountControllers registers both account kinds; a Secret change reaches the accounts
+// that read it.
+func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets SecretWatcher) error {
+	ns := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.CloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("cloudflareaccount")
+	cluster := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ClusterCloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("clustercloudflareaccount")
+	if secrets != nil {
+		ns = ns.WatchesRawSource(source.Channel(secrets.Subscribe(), handler.EnqueueRequestsFromMapFunc(
+			accountsOfSecret(mgr.GetClient(), &v1alpha1.CloudflareAccountList{}))))
+		cluster = cluster.WatchesRawSource(source.Channel(secrets.Subscribe(), handler.EnqueueRequestsFromMapFunc(
+			accountsOfSecret(mgr.GetClient(), &v1alpha1.ClusterCloudflareAccountList{}))))
+	}
+	if err := ns.Complete(&CloudflareAccountReconciler{accountVerifier: verifier}); err != nil {
+		return err
+	}
+	return cluster.Complete(&ClusterCloudflareAccountReconciler{accountVerifier: verifier})
+}
+
+// indexAccountSecrets indexes both account kinds by the Secret they read.
+func indexAccountSecrets(ctx context.Context, mgr ctrl.Manager, resolver *account.Resolver) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.CloudflareAccount{}, indexSecret, func(o client.Object) []string {
+		return []string{resolver.Namespaced(o.(*v1alpha1.CloudflareAccount)).Secret.String()}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &v1alpha1.ClusterCloudflareAccount{}, indexSecret, func(o client.Object) []string {
+		return []string{resolver.Cluster(o.(*v1alpha1.ClusterCloudflareAccount)).Secret.String()}
+	})
+}
+
+// indexServices indexes services by account object, by claimed name and by service id.
+func indexServices(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	svc := &v1alpha1.ConnectivityService{}
+	if err := idx.IndexField(ctx, svc, indexAccountRef, func(o client.Object) []string {
+		return []string{account.RefFor(o.(*v1alpha1.ConnectivityService)).String()}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, svc, indexAccountName, func(o client.Object) []string {
+		s := o.(*v1alpha1.ConnectivityService)
+		if s.Status.AccountID == "" {
+			return nil
+		}
+		return []string{s.Status.AccountID + "/" + servicespec.Name(s)}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, svc, indexServiceID, func(o client.Object) []string {
+		if id := o.(*v1alpha1.ConnectivityService).Status.ServiceID; id != "" {
+			return []string{id}
+		}
+		return nil
+	})
+}
+
+// servicesOfAccount maps an account object event to the services that use it.
+func (r *ConnectivityServiceReconciler) servicesOfAccount(ctx context.Context, o client.Object) []reconcile.Request {
+	if _, ok := o.(*v1alpha1.CloudflareAccount); ok {
+		return r.servicesOfRef(ctx, account.Ref{Kind: v1alpha1.AccountKindNamespaced, Namespace: o.GetNamespace(), Name: o.GetName()})
+	}
+	return r.servicesOfRef(ctx, account.Ref{Kind: v1alpha1.AccountKindCluster, Name: o.GetName()})
+}
+
+func (r *ConnectivityServiceReconciler) servicesOfRef(ctx context.Context, ref account.Ref) []reconcile.Request {
+	var list v1alpha1.ConnectivityServiceList
+	if err := r.List(ctx, &list, client.MatchingFields{indexAccountRef: ref.String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list services of account", "account", ref.String())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, s := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
+	}
+	return reqs
+}
+
+// servicesOfSecret maps a Secret change to the services of every account that reads it.
+func (r *ConnectivityServiceReconciler) servicesOfSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, req := range accountsOfSecret(r.Client, &v1alpha1.CloudflareAccountList{})(ctx, secret) {
+		reqs = append(reqs, r.servicesOfRef(ctx, account.Ref{Kind: v1alpha1.AccountKindNamespaced, Namespace: req.Namespace, Name: req.Name})...)
+	}
+	for _, req := range accountsOfSecret(r.Client, &v1alpha1.ClusterCloudflareAccountList{})(ctx, secret) {
+		reqs = append(reqs, r.servicesOfRef(ctx, account.Ref{Kind: v1alpha1.AccountKindCluster, Name: req.Name})...)
+	}
+	return reqs
+}
+
+// nameOwner returns the other object, if any, that has the first claim on this name in this
+// account: one that already has a service or a create in flight, or else the older one. This
+// keeps two objects in different namespaces from fighting over one name.
+func (r *ConnectivityServiceReconciler) nameOwner(ctx context.Context, obj *v1alpha1.ConnectivityService, accountID, name string) (string, error) {
+	var list v1alpha1.ConnectivityServiceList
+	if err := r.List(ctx, &list, client.MatchingFields{indexAccountName: accountID + "/" + name}); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID == obj.UID || !other.DeletionTimestamp.IsZero() {
+			continue
+		}
+		_, pending := readIntent(other)
+		if other.Status.ServiceID != "" || pending || isOlder(other, obj) {
+			return other.Namespace + "/" + other.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// idOwner returns the other object, if any, that already holds this service id.
+func (r *ConnectivityServiceReconciler) idOwner(ctx context.Context, obj *v1alpha1.ConnectivityService, id string) (string, error) {
+	var list v1alpha1.ConnectivityServiceList
+	if err := r.List(ctx, &list, client.MatchingFields{indexServiceID: id}); err != nil {
+		return "", err
+	}
+	for _, other := range list.Items {
+		if other.UID != obj.UID {
+			return other.Namespace + "/" + other.Name, nil
+		}
+	}
+	return "", nil
+}
+
+func isOlder(a, b client.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return fmt.Sprintf("%s/%s", a.GetNamespace(), a.GetName()) < fmt.Sprintf("%s/%s", b.GetNamespace(), b.GetName())
+}

@@ -1,0 +1,90 @@
+package controller
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+)
+
+// conditionedObject is every kind of this operator: an object with kstatus conditions.
+type conditionedObject interface {
+	client.Object
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}
+
+// setCondition sets one condition, stamped with the object's generation.
+func setCondition(obj conditionedObject, condType string, status metav1.ConditionStatus, reason, message string) {
+	conds := obj.GetConditions()
+	meta.SetStatusCondition(&conds, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: obj.GetGeneration(),
+	})
+	obj.SetConditions(conds)
+}
+
+func removeCondition(obj conditionedObject, condType string) {
+	conds := obj.GetConditions()
+	meta.RemoveStatusCondition(&conds, condType)
+	obj.SetConditions(conds)
+}
+
+// markReady records success: Ready=True and neither Reconciling nor Stalled, which kstatus
+// reads as Current.
+func markReady(obj conditionedObject, reason, message string) {
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, reason, message)
+	removeCondition(obj, v1alpha1.ConditionReconciling)
+	removeCondition(obj, v1alpha1.ConditionStalled)
+}
+
+// markReconciling records work in progress or a wait that resolves by itself (kstatus InProgress).
+func markReconciling(obj conditionedObject, reason, message string) {
+	setCondition(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	removeCondition(obj, v1alpha1.ConditionStalled)
+}
+
+// markStalled records a failure only a person can fix (kstatus Failed). It reports whether the
+// stall is new, so the caller emits its warning event once rather than on every retry.
+func markStalled(obj conditionedObject, reason, message string) bool {
+	prev := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionStalled)
+	isNew := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != reason || prev.Message != message
+	setCondition(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	removeCondition(obj, v1alpha1.ConditionReconciling)
+	return isNew
+}
+
+// statusPatcher writes an object's status once, at the end of a reconcile, as a merge patch
+// against the status read at its start (house style: one deferred patch, no Update-then-get).
+type statusPatcher struct {
+	before client.Object
+}
+
+func newStatusPatcher(obj client.Object) *statusPatcher {
+	return &statusPatcher{before: obj.DeepCopyObject().(client.Object)}
+}
+
+// patch sends the status changes made since the patcher was created (or last patched). The base
+// takes the object's current metadata so that only status differs and no stale resourceVersion
+// turns the patch into a conflict.
+func (p *statusPatcher) patch(ctx context.Context, c client.Client, obj client.Object, copyStatus func(dst, src client.Object)) error {
+	base := obj.DeepCopyObject().(client.Object)
+	copyStatus(base, p.before)
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	p.before = obj.DeepCopyObject().(client.Object)
+	return nil
+}

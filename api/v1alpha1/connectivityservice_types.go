@@ -122,8 +122,10 @@ type ConnectivityServiceSpec struct {
 // ServiceHost is the origin of a service: exactly one of ipv4, ipv6, ipv4+ipv6 or hostname.
 // +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6) || has(self.hostname)",message="host needs an address: set ipv4, ipv6, both, or hostname"
 // +kubebuilder:validation:XValidation:rule="!has(self.hostname) || (!has(self.ipv4) && !has(self.ipv6))",message="host takes either IP addresses or a hostname, not both"
-// +kubebuilder:validation:XValidation:rule="!(has(self.ipv4) || has(self.ipv6)) || (has(self.network) && !has(self.resolverNetwork))",message="an IP host needs network.tunnelID (resolverNetwork is for hostname hosts)"
-// +kubebuilder:validation:XValidation:rule="!has(self.hostname) || (has(self.resolverNetwork) && !has(self.network))",message="a hostname host needs resolverNetwork.tunnelID (network is for IP hosts)"
+// +kubebuilder:validation:XValidation:rule="!(has(self.ipv4) || has(self.ipv6)) || has(self.network)",message="an IP host (ipv4, ipv6) needs network.tunnelID"
+// +kubebuilder:validation:XValidation:rule="!has(self.hostname) || has(self.resolverNetwork)",message="a hostname host needs resolverNetwork.tunnelID"
+// +kubebuilder:validation:XValidation:rule="!has(self.network) || has(self.ipv4) || has(self.ipv6)",message="network is only for IP hosts (ipv4, ipv6); a hostname host uses resolverNetwork"
+// +kubebuilder:validation:XValidation:rule="!has(self.resolverNetwork) || has(self.hostname)",message="resolverNetwork is only for hostname hosts; an IP host uses network"
 type ServiceHost struct {
 	// ipv4 is the origin's IPv4 address, such as 10.0.0.5.
 	// +optional
@@ -197,6 +199,7 @@ type AccountReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="accountRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
 }
 

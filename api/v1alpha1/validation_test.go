@@ -1,0 +1,701 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	v1alpha1 "github.com/workersvpc/connectivity-operator/api/v1alpha1"
+)
+
+const (
+	tunnelID  = "0191dce4-9ab4-7fce-b660-8e5dec5172da"
+	accountID = "023e105f4ecef8ad9ca31a8372d0c353"
+)
+
+// validService is the base every ConnectivityService case starts from: an http service on an
+// IPv4 origin, which the API server must accept as it is.
+func validService(ns string) *v1alpha1.ConnectivityService {
+	return &v1alpha1.ConnectivityService{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ConnectivityService"},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "svc-", Namespace: ns},
+		Spec: v1alpha1.ConnectivityServiceSpec{
+			Type:     v1alpha1.ServiceTypeHTTP,
+			Host:     v1alpha1.ServiceHost{IPv4: "10.0.0.5", Network: &v1alpha1.Network{TunnelID: tunnelID}},
+			HTTPPort: ptr.To[int32](8080),
+		},
+	}
+}
+
+// edit changes a valid ConnectivityService, in the unstructured form that is sent to the API
+// server. Most edits are typed (set); unset and setField reach what the Go type cannot express,
+// such as a missing required field or an empty string behind omitempty.
+type edit func(u *unstructured.Unstructured)
+
+// set applies a typed change.
+func set(mutate func(obj *v1alpha1.ConnectivityService)) edit {
+	return func(u *unstructured.Unstructured) {
+		obj := &v1alpha1.ConnectivityService{}
+		roundTrip(u.Object, obj)
+		mutate(obj)
+		u.Object = map[string]any{}
+		roundTrip(obj, &u.Object)
+	}
+}
+
+// unset removes the field at path, as a manifest that leaves it out would.
+func unset(path ...string) edit {
+	return func(u *unstructured.Unstructured) { unstructured.RemoveNestedField(u.Object, path...) }
+}
+
+// setField writes a raw value at path.
+func setField(value any, path ...string) edit {
+	return func(u *unstructured.Unstructured) {
+		Expect(unstructured.SetNestedField(u.Object, value, path...)).To(Succeed())
+	}
+}
+
+// roundTrip copies in to out through JSON, the way a client serialises an object.
+func roundTrip(in, out any) {
+	data, err := json.Marshal(in)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(json.Unmarshal(data, out)).To(Succeed())
+}
+
+// serviceManifest is validService with edits applied.
+func serviceManifest(ns string, edits ...edit) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	roundTrip(validService(ns), &u.Object)
+	for _, e := range edits {
+		e(u)
+	}
+	return u
+}
+
+// expectInvalid asserts that err is the API server's 422 Invalid and that it carries message.
+func expectInvalid(err error, message string) {
+	GinkgoHelper()
+	Expect(err).To(HaveOccurred(), "the API server accepted the object")
+	Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want an Invalid error, got: %v", err)
+	Expect(err.Error()).To(ContainSubstring(message))
+}
+
+var _ = Describe("ConnectivityService validation", func() {
+	var ns string
+
+	BeforeEach(func(ctx SpecContext) {
+		ns = newNamespace(ctx)
+	})
+
+	It("accepts the base object every case starts from", func(ctx SpecContext) {
+		Expect(k8sClient.Create(ctx, serviceManifest(ns))).To(Succeed())
+	})
+
+	DescribeTable("rejects an invalid manifest at create",
+		func(ctx SpecContext, e edit, message string) {
+			expectInvalid(k8sClient.Create(ctx, serviceManifest(ns, e)), message)
+		},
+
+		// host shape
+		Entry("no host address", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{Network: &v1alpha1.Network{TunnelID: tunnelID}}
+		}), "host needs an address: set ipv4, ipv6, both, or hostname"),
+		Entry("ipv4 and hostname together", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Hostname = "db.apps.svc.cluster.local"
+		}), "host takes either IP addresses or a hostname, not both"),
+		Entry("ipv6 and hostname together", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				IPv6: "fd00::5", Hostname: "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID},
+			}
+		}), "host takes either IP addresses or a hostname, not both"),
+		Entry("IP host without network", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = nil
+		}), "an IP host (ipv4, ipv6) needs network.tunnelID"),
+		Entry("IP host with resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.ResolverNetwork = &v1alpha1.ResolverNetwork{TunnelID: tunnelID}
+		}), "resolverNetwork is only for hostname hosts; an IP host uses network"),
+		Entry("hostname without resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{Hostname: "db.apps.svc.cluster.local"}
+		}), "a hostname host needs resolverNetwork.tunnelID"),
+		Entry("hostname with network", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "db.apps.svc.cluster.local",
+				Network:         &v1alpha1.Network{TunnelID: tunnelID},
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID},
+			}
+		}), "network is only for IP hosts (ipv4, ipv6); a hostname host uses resolverNetwork"),
+		Entry("missing host", unset("spec", "host"), "spec.host: Required value"),
+
+		// addresses
+		Entry("ipv4 octet out of range", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.IPv4 = "10.0.0.300"
+		}), "ipv4 must be an IPv4 address such as 10.0.0.5"),
+		Entry("ipv4 with leading zeros", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.IPv4 = "010.0.0.5"
+		}), "ipv4 must be an IPv4 address such as 10.0.0.5"),
+		Entry("an IPv6 address in ipv4", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.IPv4 = "fd00::5"
+		}), "ipv4 must be an IPv4 address such as 10.0.0.5"),
+		Entry("ipv6 not an address", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{IPv6: "fd00::zz", Network: &v1alpha1.Network{TunnelID: tunnelID}}
+		}), "ipv6 must be an IPv6 address such as fd00::5"),
+		Entry("an IPv4 address in ipv6", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{IPv6: "10.0.0.5", Network: &v1alpha1.Network{TunnelID: tunnelID}}
+		}), "ipv6 must be an IPv6 address such as fd00::5"),
+		Entry("ipv6 with a zone", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{IPv6: "fe80::1%eth0", Network: &v1alpha1.Network{TunnelID: tunnelID}}
+		}), "ipv6 must be an IPv6 address such as fd00::5"),
+		Entry("single-label hostname", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{Hostname: "db", ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID}}
+		}), "hostname must be a fully qualified DNS name"),
+		Entry("hostname with an underscore", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{Hostname: "db_1.apps.svc.cluster.local", ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID}}
+		}), "hostname must be a fully qualified DNS name"),
+		Entry("hostname label longer than 63 characters", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        strings.Repeat("a", 64) + ".apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID},
+			}
+		}), "hostname must be a fully qualified DNS name"),
+		Entry("hostname label starting with a hyphen", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{Hostname: "-db.apps.svc.cluster.local", ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID}}
+		}), "hostname must be a fully qualified DNS name"),
+
+		// tunnels and resolvers
+		Entry("network.tunnelID not a UUID", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network.TunnelID = "my-tunnel"
+		}), "tunnelID must be a tunnel UUID such as 0191dce4-9ab4-7fce-b660-8e5dec5172da"),
+		Entry("resolverNetwork.tunnelID not a UUID", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: "0191dce4-9ab4-7fce-b660-8e5dec5172dz"},
+			}
+		}), "tunnelID must be a tunnel UUID such as 0191dce4-9ab4-7fce-b660-8e5dec5172da"),
+		Entry("resolverIP not an address", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID, ResolverIPs: []string{"10.96.0.10", "kube-dns"}},
+			}
+		}), "resolverIPs must be IP addresses such as 10.96.0.10"),
+		Entry("more than 8 resolverIPs", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname: "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID, ResolverIPs: []string{
+					"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9",
+				}},
+			}
+		}), "must have at most 8 items"),
+
+		// ports
+		Entry("httpPort 0", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.HTTPPort = ptr.To[int32](0)
+		}), "spec.httpPort in body should be greater than or equal to 1"),
+		Entry("httpPort 65536", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.HTTPPort = ptr.To[int32](65536)
+		}), "spec.httpPort in body should be less than or equal to 65535"),
+		Entry("httpsPort 0", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.HTTPSPort = ptr.To[int32](0)
+		}), "spec.httpsPort in body should be greater than or equal to 1"),
+		Entry("httpsPort 65536", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.HTTPSPort = ptr.To[int32](65536)
+		}), "spec.httpsPort in body should be less than or equal to 65535"),
+		Entry("tcpPort 0", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type, s.Spec.HTTPPort, s.Spec.TCPPort = v1alpha1.ServiceTypeTCP, nil, ptr.To[int32](0)
+		}), "spec.tcpPort in body should be greater than or equal to 1"),
+		Entry("tcpPort 65536", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type, s.Spec.HTTPPort, s.Spec.TCPPort = v1alpha1.ServiceTypeTCP, nil, ptr.To[int32](65536)
+		}), "spec.tcpPort in body should be less than or equal to 65535"),
+		Entry("httpPort on a tcp service", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type, s.Spec.TCPPort = v1alpha1.ServiceTypeTCP, ptr.To[int32](5432)
+		}), "httpPort and httpsPort apply only to type http; use tcpPort for type tcp"),
+		Entry("httpsPort on a tcp service", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type, s.Spec.HTTPPort, s.Spec.HTTPSPort = v1alpha1.ServiceTypeTCP, nil, ptr.To[int32](443)
+		}), "httpPort and httpsPort apply only to type http; use tcpPort for type tcp"),
+		Entry("tcpPort on an http service", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.TCPPort = ptr.To[int32](5432)
+		}), "tcpPort and appProtocol apply only to type tcp; use httpPort or httpsPort for type http"),
+		Entry("appProtocol on an http service", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.AppProtocol = "postgresql"
+		}), "tcpPort and appProtocol apply only to type tcp; use httpPort or httpsPort for type http"),
+
+		// enums
+		Entry("type neither http nor tcp", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type = "udp"
+		}), `spec.type: Unsupported value: "udp": supported values: "http", "tcp"`),
+		Entry("missing type", unset("spec", "type"), "spec.type: Required value"),
+		Entry("appProtocol neither postgresql nor mysql", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type, s.Spec.HTTPPort, s.Spec.AppProtocol = v1alpha1.ServiceTypeTCP, nil, "mongodb"
+		}), `spec.appProtocol: Unsupported value: "mongodb": supported values: "postgresql", "mysql"`),
+		Entry("certVerificationMode not in the enum", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.TLSSettings = &v1alpha1.TLSSettings{CertVerificationMode: "strict"}
+		}), `spec.tlsSettings.certVerificationMode: Unsupported value: "strict"`),
+		Entry("tlsSettings without certVerificationMode", setField(map[string]any{}, "spec", "tlsSettings"),
+			"spec.tlsSettings.certVerificationMode: Required value"),
+		Entry("deletionPolicy neither Delete nor Orphan", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.DeletionPolicy = "Retain"
+		}), `spec.deletionPolicy: Unsupported value: "Retain": supported values: "Delete", "Orphan"`),
+
+		// accountRef
+		Entry("accountRef.kind unknown", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.AccountRef = &v1alpha1.AccountReference{Kind: "Account", Name: "prod"}
+		}), `spec.accountRef.kind: Unsupported value: "Account"`),
+		Entry("accountRef without name", setField(map[string]any{"kind": "CloudflareAccount"}, "spec", "accountRef"),
+			"spec.accountRef.name: Required value"),
+		Entry("accountRef with an empty name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.AccountRef = &v1alpha1.AccountReference{Name: ""}
+		}), "spec.accountRef.name in body should be at least 1 chars long"),
+		Entry("accountRef.name not an object name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.AccountRef = &v1alpha1.AccountReference{Name: "Team Account"}
+		}), "accountRef.name must be a Kubernetes object name"),
+
+		// spec.name
+		Entry("spec.name empty", setField("", "spec", "name"), "spec.name in body should be at least 1 chars long"),
+		Entry("spec.name with a leading space", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Name = " billing-db"
+		}), "name must not start or end with white space"),
+		Entry("spec.name with a trailing tab", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Name = "billing-db\t"
+		}), "name must not start or end with white space"),
+	)
+
+	DescribeTable("accepts a valid manifest and applies defaults",
+		func(ctx SpecContext, mutate func(s *v1alpha1.ConnectivityService), wantKind v1alpha1.AccountKind) {
+			u := serviceManifest(ns, set(mutate))
+			Expect(k8sClient.Create(ctx, u)).To(Succeed())
+
+			got := &v1alpha1.ConnectivityService{}
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), got)).To(Succeed())
+			want := validService(ns)
+			mutate(want)
+			Expect(got.Spec.DeletionPolicy).To(Equal(v1alpha1.DeletionPolicyDelete))
+			if wantKind == "" {
+				Expect(got.Spec.AccountRef).To(BeNil())
+			} else {
+				Expect(got.Spec.AccountRef).NotTo(BeNil())
+				Expect(got.Spec.AccountRef.Kind).To(Equal(wantKind))
+				Expect(got.Spec.AccountRef.Name).To(Equal(want.Spec.AccountRef.Name))
+			}
+			// Apart from the defaults, the server stores what was sent.
+			got.Spec.DeletionPolicy, got.Spec.AccountRef = "", nil
+			want.Spec.AccountRef = nil
+			Expect(got.Spec).To(Equal(want.Spec))
+		},
+		Entry("ipv4, http with both ports", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.HTTPSPort = ptr.To[int32](8443)
+		}, v1alpha1.AccountKind("")),
+		Entry("ipv6, http with only httpsPort", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{IPv6: "fd00:10:96::5", Network: &v1alpha1.Network{TunnelID: tunnelID}}
+			s.Spec.HTTPPort, s.Spec.HTTPSPort = nil, ptr.To[int32](443)
+		}, v1alpha1.AccountKind("")),
+		Entry("dual stack, tcp postgresql", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.IPv6 = "fd00::5"
+			s.Spec.Type, s.Spec.HTTPPort = v1alpha1.ServiceTypeTCP, nil
+			s.Spec.TCPPort, s.Spec.AppProtocol = ptr.To[int32](5432), "postgresql"
+		}, v1alpha1.AccountKind("")),
+		Entry("hostname without resolverIPs, http with no ports", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "web.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID},
+			}
+			s.Spec.HTTPPort = nil
+		}, v1alpha1.AccountKind("")),
+		Entry("hostname with IPv4 and IPv6 resolverIPs, tcp mysql", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "mysql.db.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID, ResolverIPs: []string{"10.96.0.10", "fd00:10:96::a"}},
+			}
+			s.Spec.Type, s.Spec.HTTPPort = v1alpha1.ServiceTypeTCP, nil
+			s.Spec.TCPPort, s.Spec.AppProtocol = ptr.To[int32](3306), "mysql"
+		}, v1alpha1.AccountKind("")),
+		Entry("hostname with a trailing dot and 8 resolverIPs", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname: "db.example.com.",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID, ResolverIPs: []string{
+					"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8",
+				}},
+			}
+		}, v1alpha1.AccountKind("")),
+		Entry("tcp without appProtocol", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Type, s.Spec.HTTPPort, s.Spec.TCPPort = v1alpha1.ServiceTypeTCP, nil, ptr.To[int32](6379)
+		}, v1alpha1.AccountKind("")),
+		Entry("tlsSettings verify_ca and a spec.name", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Name = "billing api"
+			s.Spec.HTTPSPort = ptr.To[int32](8443)
+			s.Spec.TLSSettings = &v1alpha1.TLSSettings{CertVerificationMode: v1alpha1.CertVerifyCA}
+		}, v1alpha1.AccountKind("")),
+		Entry("accountRef to a CloudflareAccount", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.AccountRef = &v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "team-account"}
+		}, v1alpha1.AccountKindNamespaced),
+		Entry("accountRef without kind", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.AccountRef = &v1alpha1.AccountReference{Name: "shared"}
+		}, v1alpha1.AccountKindCluster),
+	)
+
+	It("keeps an explicit Orphan deletionPolicy", func(ctx SpecContext) {
+		obj := validService(ns)
+		obj.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+		Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		Expect(obj.Spec.DeletionPolicy).To(Equal(v1alpha1.DeletionPolicyOrphan))
+	})
+
+	Context("on update", func() {
+		const immutable = "accountRef is immutable"
+
+		// created stores a valid service with the given accountRef and returns it as stored.
+		created := func(ctx context.Context, ref *v1alpha1.AccountReference) *v1alpha1.ConnectivityService {
+			obj := validService(ns)
+			obj.Spec.AccountRef = ref
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+			return obj
+		}
+
+		DescribeTable("rejects any change of accountRef",
+			func(ctx SpecContext, before, after *v1alpha1.AccountReference) {
+				obj := created(ctx, before)
+				obj.Spec.AccountRef = after
+				expectInvalid(k8sClient.Update(ctx, obj), immutable)
+			},
+			Entry("name changed",
+				&v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "a"},
+				&v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "b"}),
+			Entry("kind changed",
+				&v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "a"},
+				&v1alpha1.AccountReference{Kind: v1alpha1.AccountKindCluster, Name: "a"}),
+			Entry("added", nil,
+				&v1alpha1.AccountReference{Kind: v1alpha1.AccountKindCluster, Name: "default"}),
+			Entry("removed",
+				&v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "a"}, nil),
+		)
+
+		It("accepts changes to the other fields", func(ctx SpecContext) {
+			obj := created(ctx, &v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "a"})
+			obj.Spec.Name = "renamed"
+			obj.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "web.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID, ResolverIPs: []string{"10.96.0.10"}},
+			}
+			obj.Spec.HTTPPort, obj.Spec.HTTPSPort = nil, ptr.To[int32](443)
+			obj.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+			Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+		})
+
+		It("accepts an update that leaves out a defaulted accountRef.kind", func(ctx SpecContext) {
+			obj := created(ctx, &v1alpha1.AccountReference{Name: "shared"})
+			u := &unstructured.Unstructured{}
+			roundTrip(obj, &u.Object)
+			u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("ConnectivityService"))
+			unstructured.RemoveNestedField(u.Object, "spec", "accountRef", "kind")
+			Expect(unstructured.SetNestedField(u.Object, "renamed", "spec", "name")).To(Succeed())
+			Expect(k8sClient.Update(ctx, u)).To(Succeed())
+		})
+	})
+
+	It("prints the origin in the Host column of kubectl get", func(ctx SpecContext) {
+		hosts := map[string]v1alpha1.ServiceHost{
+			"v4":   {IPv4: "10.0.0.5", Network: &v1alpha1.Network{TunnelID: tunnelID}},
+			"v6":   {IPv6: "fd00::5", Network: &v1alpha1.Network{TunnelID: tunnelID}},
+			"dual": {IPv4: "10.0.0.5", IPv6: "fd00::5", Network: &v1alpha1.Network{TunnelID: tunnelID}},
+			"name": {Hostname: "web.apps.svc.cluster.local", ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID}},
+		}
+		for name, host := range hosts {
+			obj := validService(ns)
+			obj.GenerateName, obj.Name, obj.Spec.Host = "", name, host
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+		}
+
+		Expect(hostColumn(ctx, ns)).To(Equal(map[string]string{
+			"v4":   "10.0.0.5",
+			"v6":   "fd00::5",
+			"dual": "10.0.0.5",
+			"name": "web.apps.svc.cluster.local",
+		}))
+	})
+})
+
+// hostColumn asks the API server for the server-side table that kubectl get prints and returns
+// the Host cell of each ConnectivityService in ns, by object name.
+func hostColumn(ctx context.Context, ns string) map[string]string {
+	GinkgoHelper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	table := &metav1.Table{}
+	Expect(cs.RESTClient().Get().
+		AbsPath("/apis", v1alpha1.GroupVersion.Group, v1alpha1.GroupVersion.Version,
+			"namespaces", ns, "connectivityservices").
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").
+		Do(ctx).Into(table)).To(Succeed())
+
+	col := -1
+	for i, c := range table.ColumnDefinitions {
+		if c.Name == "Host" {
+			col = i
+		}
+	}
+	Expect(col).NotTo(Equal(-1), "no Host column in %v", table.ColumnDefinitions)
+	got := map[string]string{}
+	for _, row := range table.Rows {
+		meta := &metav1.PartialObjectMetadata{}
+		roundTrip(row.Object, meta)
+		got[meta.Name], _ = row.Cells[col].(string)
+	}
+	return got
+}
+
+// accountKinds drives the same checks through both account kinds, whose specs share AccountSpec.
+var accountKinds = []struct {
+	kind       string
+	namespaced bool
+}{
+	{kind: "CloudflareAccount", namespaced: true},
+	{kind: "ClusterCloudflareAccount", namespaced: false},
+}
+
+var _ = Describe("account validation", func() {
+	for _, ak := range accountKinds {
+		Context(ak.kind, func() {
+			var ns string
+
+			BeforeEach(func(ctx SpecContext) {
+				ns = newNamespace(ctx)
+			})
+
+			// account builds a valid account object of this kind; a cluster-scoped one gets a
+			// generated name so that specs do not collide.
+			account := func() *unstructured.Unstructured {
+				u := &unstructured.Unstructured{Object: map[string]any{
+					"apiVersion": v1alpha1.GroupVersion.String(),
+					"kind":       ak.kind,
+					"metadata":   map[string]any{"generateName": "account-"},
+					"spec": map[string]any{
+						"accountID": accountID,
+						"secretRef": map[string]any{"name": "cloudflare-credentials"},
+					},
+				}}
+				if ak.namespaced {
+					u.SetNamespace(ns)
+				} else {
+					Expect(unstructured.SetNestedField(u.Object, "connectivity-operator-system", "spec", "secretRef", "namespace")).To(Succeed())
+				}
+				return u
+			}
+			// create stores u and, for the cluster-scoped kind, removes it after the spec.
+			create := func(ctx context.Context, u *unstructured.Unstructured) error {
+				err := k8sClient.Create(ctx, u)
+				if err == nil && !ak.namespaced {
+					DeferCleanup(func(ctx SpecContext) {
+						Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, u))).To(Succeed())
+					})
+				}
+				return err
+			}
+
+			It("accepts a valid account with a rate limit", func(ctx SpecContext) {
+				u := account()
+				Expect(unstructured.SetNestedMap(u.Object, map[string]any{"requestsPer5m": int64(600), "burst": int64(20)}, "spec", "rateLimit")).To(Succeed())
+				Expect(create(ctx, u)).To(Succeed())
+			})
+
+			DescribeTable("rejects an invalid account at create",
+				func(ctx SpecContext, mutate func(u *unstructured.Unstructured), message string) {
+					u := account()
+					mutate(u)
+					expectInvalid(create(ctx, u), message)
+				},
+				Entry("accountID longer than 32 characters", func(u *unstructured.Unstructured) {
+					Expect(unstructured.SetNestedField(u.Object, accountID+"0", "spec", "accountID")).To(Succeed())
+				}, "spec.accountID: Too long: may not be more than 32"),
+				Entry("accountID not hexadecimal", func(u *unstructured.Unstructured) {
+					Expect(unstructured.SetNestedField(u.Object, "my-account", "spec", "accountID")).To(Succeed())
+				}, "accountID must be the hexadecimal Cloudflare account id"),
+				Entry("accountID empty", func(u *unstructured.Unstructured) {
+					Expect(unstructured.SetNestedField(u.Object, "", "spec", "accountID")).To(Succeed())
+				}, "spec.accountID in body should be at least 1 chars long"),
+				Entry("accountID missing", func(u *unstructured.Unstructured) {
+					unstructured.RemoveNestedField(u.Object, "spec", "accountID")
+				}, "spec.accountID: Required value"),
+				Entry("secretRef without name", func(u *unstructured.Unstructured) {
+					unstructured.RemoveNestedField(u.Object, "spec", "secretRef", "name")
+				}, "spec.secretRef.name: Required value"),
+				Entry("secretRef.name not a Secret name", func(u *unstructured.Unstructured) {
+					Expect(unstructured.SetNestedField(u.Object, "Cloudflare Credentials", "spec", "secretRef", "name")).To(Succeed())
+				}, "secretRef.name must be a Kubernetes object name"),
+				Entry("secretRef missing", func(u *unstructured.Unstructured) {
+					unstructured.RemoveNestedField(u.Object, "spec", "secretRef")
+				}, "spec.secretRef: Required value"),
+				Entry("rateLimit above Cloudflare's 1,200 calls per 5 minutes", func(u *unstructured.Unstructured) {
+					Expect(unstructured.SetNestedField(u.Object, int64(1201), "spec", "rateLimit", "requestsPer5m")).To(Succeed())
+				}, "spec.rateLimit.requestsPer5m in body should be less than or equal to 1200"),
+			)
+
+			if !ak.namespaced {
+				It("rejects a secretRef.namespace that is not a namespace name", func(ctx SpecContext) {
+					u := account()
+					Expect(unstructured.SetNestedField(u.Object, "connectivity.operator", "spec", "secretRef", "namespace")).To(Succeed())
+					expectInvalid(create(ctx, u), "secretRef.namespace must be a namespace name")
+				})
+			}
+
+			It("rejects a change of accountID and accepts a change of secretRef", func(ctx SpecContext) {
+				u := account()
+				Expect(create(ctx, u)).To(Succeed())
+
+				Expect(unstructured.SetNestedField(u.Object, "0123456789abcdef0123456789abcdef", "spec", "accountID")).To(Succeed())
+				expectInvalid(k8sClient.Update(ctx, u), "accountID is immutable: create a new account object for another Cloudflare account")
+
+				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), u)).To(Succeed())
+				Expect(unstructured.SetNestedField(u.Object, "other-credentials", "spec", "secretRef", "name")).To(Succeed())
+				Expect(k8sClient.Update(ctx, u)).To(Succeed())
+			})
+		})
+	}
+})
+
+var _ = Describe("CRD documentation", func() {
+	It("describes every spec property, for kubectl explain", func() {
+		files, err := filepath.Glob(filepath.Join(crdDir, "*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(3))
+
+		var undocumented []string
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			crd := &apiextensionsv1.CustomResourceDefinition{}
+			Expect(yaml.UnmarshalStrict(data, crd)).To(Succeed(), file)
+			for _, v := range crd.Spec.Versions {
+				spec, ok := v.Schema.OpenAPIV3Schema.Properties["spec"]
+				Expect(ok).To(BeTrue(), "%s has no spec", file)
+				undocumented = append(undocumented, missingDescriptions(crd.Spec.Names.Kind+"."+v.Name+".spec", spec)...)
+			}
+		}
+		Expect(undocumented).To(BeEmpty())
+	})
+})
+
+// missingDescriptions lists the paths under s, s included, whose schema has no description.
+func missingDescriptions(path string, s apiextensionsv1.JSONSchemaProps) []string {
+	var missing []string
+	if strings.TrimSpace(s.Description) == "" {
+		missing = append(missing, path)
+	}
+	for name, p := range s.Properties {
+		missing = append(missing, missingDescriptions(path+"."+name, p)...)
+	}
+	if s.Items != nil && s.Items.Schema != nil && s.Items.Schema.Type == "object" {
+		missing = append(missing, missingDescriptions(path+"[]", *s.Items.Schema)...)
+	}
+	return missing
+}
+
+var _ = Describe("samples", func() {
+	const samplesDir = "../../config/samples"
+
+	It("lists every sample in kustomization.yaml", func() {
+		data, err := os.ReadFile(filepath.Join(samplesDir, "kustomization.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		var kustomization struct {
+			Resources []string `json:"resources"`
+		}
+		Expect(yaml.Unmarshal(data, &kustomization)).To(Succeed())
+		Expect(kustomization.Resources).To(ConsistOf(sampleFiles(samplesDir)))
+	})
+
+	It("are all accepted by the API server", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		kinds := map[string]int{}
+		for _, file := range sampleFiles(samplesDir) {
+			for _, u := range sampleObjects(filepath.Join(samplesDir, file)) {
+				namespaced, err := k8sClient.IsObjectNamespaced(u)
+				Expect(err).NotTo(HaveOccurred(), file)
+				if namespaced {
+					u.SetNamespace(ns)
+				}
+				Expect(k8sClient.Create(ctx, u)).To(Succeed(), "%s: %s %s", file, u.GetKind(), u.GetName())
+				if !namespaced {
+					DeferCleanup(func(ctx SpecContext) {
+						Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, u))).To(Succeed())
+					})
+				}
+				kinds[u.GetKind()]++
+			}
+		}
+		Expect(kinds).To(HaveKey("ConnectivityService"))
+		Expect(kinds).To(HaveKey("CloudflareAccount"))
+		Expect(kinds).To(HaveKey("ClusterCloudflareAccount"))
+		Expect(kinds).To(HaveLen(3), "samples must hold only this operator's kinds (no Secrets)")
+	})
+})
+
+// sampleFiles lists the sample manifests in dir, by file name, kustomization.yaml excluded.
+func sampleFiles(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	Expect(err).NotTo(HaveOccurred())
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "kustomization.yaml" {
+			files = append(files, e.Name())
+		}
+	}
+	sort.Strings(files)
+	Expect(files).NotTo(BeEmpty())
+	return files
+}
+
+// sampleObjects decodes every YAML document of file.
+func sampleObjects(file string) []*unstructured.Unstructured {
+	f, err := os.Open(file)
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = f.Close() }()
+
+	var objs []*unstructured.Unstructured
+	decoder := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		err := decoder.Decode(&u.Object)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		Expect(err).NotTo(HaveOccurred(), file)
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	Expect(objs).NotTo(BeEmpty(), file)
+	return objs
+}

@@ -1,0 +1,87 @@
+package cloudflare_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+)
+
+// Sentinel credential values: tests assert they never show up in errors or prints.
+const (
+	testAccount = "0123456789abcdef0123456789abcdef"
+	testTunnel  = "0191dce4-9ab4-7fce-b660-8e5dec5172da"
+	testToken   = "SENTINEL-TOKEN-8f1e2d3c4b5a"
+	testEmail   = "sentinel-email@example.invalid"
+	testKey     = "SENTINEL-KEY-a1b2c3d4e5f6"
+)
+
+var (
+	tokenCreds = cloudflare.Credentials{APIToken: testToken}
+	keyCreds   = cloudflare.Credentials{Email: testEmail, APIKey: testKey}
+)
+
+// fakeAPI is a running fake with one account, one tunnel and both credential kinds.
+type fakeAPI struct {
+	srv     *fake.Server
+	baseURL string
+}
+
+func newFakeAPI(t *testing.T) *fakeAPI {
+	t.Helper()
+	srv := fake.NewServer()
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	srv.AddAccount(testAccount)
+	srv.AddTunnel(testAccount, testTunnel)
+	srv.AddCredential(fake.Credential{Token: testToken, Accounts: []string{testAccount}})
+	srv.AddCredential(fake.Credential{Email: testEmail, Key: testKey, Accounts: []string{testAccount}})
+	return &fakeAPI{srv: srv, baseURL: ts.URL + "/client/v4"}
+}
+
+// client builds a token client against the fake.
+func (f *fakeAPI) client(t *testing.T) cloudflare.Client {
+	t.Helper()
+	return f.clientWith(t, cloudflare.Config{Credentials: tokenCreds})
+}
+
+// clientWith fills in the fake's URL and the test account unless cfg sets them.
+func (f *fakeAPI) clientWith(t *testing.T, cfg cloudflare.Config) cloudflare.Client {
+	t.Helper()
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = f.baseURL
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = testAccount
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	c, err := cloudflare.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// httpService is a minimal valid http service on an IPv4 origin.
+func httpService(name string) cloudflare.Service {
+	return cloudflare.Service{
+		Name: name,
+		Type: "http",
+		Host: cloudflare.Host{IPv4: "10.0.0.1", Network: &cloudflare.Network{TunnelID: testTunnel}},
+	}
+}
+
+// seedHTTP puts a service straight into the fake.
+func (f *fakeAPI) seedHTTP(name string) fake.Service {
+	return f.srv.Seed(testAccount, fake.Service{
+		Name: name,
+		Type: "http",
+		Host: fake.Host{IPv4: "10.0.0.1", Network: &fake.Network{TunnelID: testTunnel}},
+	})
+}

@@ -54,9 +54,10 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(t.count(fake.RouteGet)).To(BeZero(), "observation goes through the account's list, not per-object GETs")
 
 		By("changing the spec")
-		created.Spec.Host.IPv4 = "10.0.0.6"
-		created.Spec.HTTPSPort = ptr.To[int32](8443)
-		Expect(k8s.Update(ctx, created)).To(Succeed())
+		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) {
+			o.Spec.Host.IPv4 = "10.0.0.6"
+			o.Spec.HTTPSPort = ptr.To[int32](8443)
+		})
 		Eventually(func(g Gomega) {
 			got := get(ctx, g, obj)
 			g.Expect(got.Status.ObservedGeneration).To(Equal(int64(2)))

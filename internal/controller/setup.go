@@ -97,7 +97,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, workers int, secrets <-chan event.GenericEvent) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ConnectivityService{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged()))).
 		Watches(&v1alpha1.CloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
@@ -127,6 +127,17 @@ func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets
 		return err
 	}
 	return cluster.Complete(&ClusterCloudflareAccountReconciler{accountVerifier: verifier})
+}
+
+// userAnnotationsChanged passes updates of the annotations users set (adopt, service-id) and
+// not of the operator's own create intent, whose removal after a refused create must not
+// trigger the retry that a terminal failure forbids.
+func userAnnotationsChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		oldA, newA := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
+		return oldA[v1alpha1.AnnotationAdopt] != newA[v1alpha1.AnnotationAdopt] ||
+			oldA[v1alpha1.AnnotationServiceID] != newA[v1alpha1.AnnotationServiceID]
+	}}
 }
 
 // indexAccountSecrets indexes both account kinds by the Secret they read.

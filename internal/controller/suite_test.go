@@ -24,6 +24,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -321,4 +322,17 @@ func expectEvent(ctx context.Context, ns, reason string) {
 		}
 		g.Expect(reasons).To(ContainElement(reason))
 	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+// updateSpec changes an object's spec through the direct client, retrying on conflicts with the
+// operator's own writes.
+func updateSpec(ctx context.Context, obj *v1alpha1.ConnectivityService, mutate func(*v1alpha1.ConnectivityService)) {
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest := &v1alpha1.ConnectivityService{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), latest); err != nil {
+			return err
+		}
+		mutate(latest)
+		return k8s.Update(ctx, latest)
+	})).To(Succeed())
 }

@@ -23,7 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -592,7 +592,7 @@ var _ = Describe("CRD documentation", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(files).To(HaveLen(3))
 
-		var undocumented []string
+		undocumented := make([]string, 0, len(files))
 		for _, file := range files {
 			data, err := os.ReadFile(file)
 			Expect(err).NotTo(HaveOccurred())
@@ -672,7 +672,7 @@ func sampleFiles(dir string) []string {
 			files = append(files, e.Name())
 		}
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	Expect(files).NotTo(BeEmpty())
 	return files
 }

@@ -117,7 +117,7 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 			if tt.want != nil {
-				assertKind(t, err, tt.want)
+				_ = assertKind(t, err, tt.want)
 			}
 			assertCalls(t, api.srv.Requests(), tt.wantCalls)
 		})
@@ -152,7 +152,7 @@ func TestVerifyRequiresActiveToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertKind(t, c.Verify(context.Background()), cloudflare.ErrUnauthorized)
+	_ = assertKind(t, c.Verify(context.Background()), cloudflare.ErrUnauthorized)
 }
 
 func TestEnvironmentIsIgnored(t *testing.T) {
@@ -206,8 +206,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 				t.Fatal("List succeeded, want a failure")
 			}
 			assertNoSecret(t, "error", err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
-			var apiErr *cloudflare.APIError
-			if errors.As(err, &apiErr) {
+			if apiErr, ok := errors.AsType[*cloudflare.APIError](err); ok {
 				assertNoSecret(t, "APIError", fmt.Sprintf("%+v", *apiErr), fmt.Sprintf("%#v", *apiErr))
 			}
 			assertNoSecret(t, "client", fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c))

@@ -130,8 +130,7 @@ func (c *call) fail(sdkErr error) error {
 	if errors.Is(sdkErr, context.DeadlineExceeded) {
 		return c.transient(fmt.Errorf("no response within %s: %w", c.timeout, sdkErr))
 	}
-	var urlErr *url.Error
-	if errors.As(sdkErr, &urlErr) {
+	if urlErr, ok := errors.AsType[*url.Error](sdkErr); ok {
 		sdkErr = urlErr.Err // its text repeats the whole URL
 	}
 	return c.transient(sdkErr)

@@ -51,13 +51,13 @@ func TestCreate(t *testing.T) {
 		{name: "ipv6 https only with tls", svc: cloudflare.Service{
 			Name: "secure", Type: "http",
 			Host:        cloudflare.Host{IPv6: "fe80::1", Network: &cloudflare.Network{TunnelID: testTunnel}},
-			HTTPSPort:   ptr[int32](8443),
+			HTTPSPort:   new(int32(8443)),
 			TLSSettings: &cloudflare.TLSSettings{CertVerificationMode: "verify_ca"},
 		}},
 		{name: "dual stack tcp postgresql", svc: cloudflare.Service{
 			Name: "db", Type: "tcp",
 			Host:        cloudflare.Host{IPv4: "10.0.0.2", IPv6: "fd00::2", Network: &cloudflare.Network{TunnelID: testTunnel}},
-			TCPPort:     ptr[int32](5432),
+			TCPPort:     new(int32(5432)),
 			AppProtocol: "postgresql",
 		}},
 		{name: "hostname with resolvers, both http ports", svc: cloudflare.Service{
@@ -65,7 +65,7 @@ func TestCreate(t *testing.T) {
 			Host: cloudflare.Host{Hostname: "api.default.svc.cluster.local", ResolverNetwork: &cloudflare.ResolverNetwork{
 				TunnelID: testTunnel, ResolverIPs: []string{"10.96.0.10"},
 			}},
-			HTTPPort: ptr[int32](8080), HTTPSPort: ptr[int32](8443),
+			HTTPPort: new(int32(8080)), HTTPSPort: new(int32(8443)),
 			TLSSettings: &cloudflare.TLSSettings{CertVerificationMode: "disabled"},
 		}},
 	}
@@ -172,7 +172,7 @@ func TestUpdate(t *testing.T) {
 			name: "full replace adds tls and a port",
 			svc: func() cloudflare.Service {
 				s := httpService("renamed")
-				s.HTTPPort = ptr[int32](8080)
+				s.HTTPPort = new(int32(8080))
 				s.TLSSettings = &cloudflare.TLSSettings{CertVerificationMode: "verify_ca"}
 				return s
 			}(),
@@ -189,7 +189,7 @@ func TestUpdate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := newFakeAPI(t)
 			own := api.srv.Seed(testAccount, fake.Service{
-				Name: "web", Type: "http", HTTPPort: ptr[int32](80),
+				Name: "web", Type: "http", HTTPPort: new(int32(80)),
 				TLSSettings: &fake.TLSSettings{CertVerificationMode: "disabled"},
 				Host:        fake.Host{IPv4: "10.0.0.1", Network: &fake.Network{TunnelID: testTunnel}},
 			})
@@ -219,7 +219,7 @@ func TestUpdate(t *testing.T) {
 func TestUpdateDropsFieldsNotSent(t *testing.T) {
 	api := newFakeAPI(t)
 	own := api.srv.Seed(testAccount, fake.Service{
-		Name: "web", Type: "http", HTTPPort: ptr[int32](80),
+		Name: "web", Type: "http", HTTPPort: new(int32(80)),
 		TLSSettings: &fake.TLSSettings{CertVerificationMode: "disabled"},
 		Host:        fake.Host{IPv4: "10.0.0.1", Network: &fake.Network{TunnelID: testTunnel}},
 	})
@@ -349,7 +349,7 @@ func TestFindByName(t *testing.T) {
 func TestListDecodesLeniently(t *testing.T) {
 	api := newFakeAPI(t)
 	seeded := api.srv.Seed(testAccount, fake.Service{
-		Name: "db", Type: "tcp", TCPPort: ptr[int32](3306), AppProtocol: "mysql",
+		Name: "db", Type: "tcp", TCPPort: new(int32(3306)), AppProtocol: "mysql",
 		Host: fake.Host{Hostname: "db.example.internal", ResolverNetwork: &fake.ResolverNetwork{TunnelID: testTunnel}},
 	})
 	got, err := api.client(t).List(context.Background())

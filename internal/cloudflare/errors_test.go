@@ -151,7 +151,7 @@ func TestAPIErrorsMapToSentinels(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := newFakeAPI(t)
-			assertKind(t, tt.call(context.Background(), api, api.client(t)), tt.want)
+			_ = assertKind(t, tt.call(context.Background(), api, api.client(t)), tt.want)
 		})
 	}
 }
@@ -182,7 +182,7 @@ func TestRateLimitRetryAfter(t *testing.T) {
 			for range tt.calls {
 				_, err = c.List(context.Background())
 			}
-			assertKind(t, err, cloudflare.ErrRateLimited)
+			_ = assertKind(t, err, cloudflare.ErrRateLimited)
 			got, ok := cloudflare.RetryAfter(err)
 			if got != tt.want || ok != (tt.want > 0) {
 				t.Errorf("RetryAfter = %v, %v; want %v", got, ok, tt.want)
@@ -205,7 +205,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.List(context.Background())
-	assertKind(t, err, cloudflare.ErrRateLimited)
+	_ = assertKind(t, err, cloudflare.ErrRateLimited)
 	if got, _ := cloudflare.RetryAfter(err); got < 80*time.Second || got > 91*time.Second {
 		t.Errorf("RetryAfter = %v, want about 90s", got)
 	}
@@ -247,7 +247,7 @@ func TestCreateCommittedThenFailed(t *testing.T) {
 	api.srv.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 500, Commit: true})
 	c := api.client(t)
 	_, err := c.Create(context.Background(), httpService("web"))
-	assertKind(t, err, cloudflare.ErrTransient)
+	_ = assertKind(t, err, cloudflare.ErrTransient)
 	if n := api.srv.Count(fake.RouteCreate); n != 1 {
 		t.Fatalf("create sent %d times, want 1", n)
 	}
@@ -290,7 +290,7 @@ func TestTimeoutsAndCancellation(t *testing.T) {
 				if elapsed := time.Since(start); elapsed > time.Second {
 					t.Errorf("call took %v, want it cut off near 200ms", elapsed)
 				}
-				assertKind(t, err, cloudflare.ErrTransient)
+				_ = assertKind(t, err, cloudflare.ErrTransient)
 				if !errors.Is(err, tt.wantCause) {
 					t.Errorf("error %v does not wrap %v", err, tt.wantCause)
 				}

@@ -66,8 +66,6 @@ func (f *fakeAPI) clientWith(t *testing.T, cfg cloudflare.Config) cloudflare.Cli
 	return c
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // httpService is a minimal valid http service on an IPv4 origin.
 func httpService(name string) cloudflare.Service {
 	return cloudflare.Service{

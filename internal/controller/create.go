@@ -139,8 +139,7 @@ func (r *ConnectivityServiceReconciler) createFailed(ctx context.Context, obj *v
 
 // outcomeUnknown tells whether a failed create may still have created the service.
 func outcomeUnknown(err error) bool {
-	var apiErr *cloudflare.APIError
-	if !errors.As(err, &apiErr) {
+	if _, ok := errors.AsType[*cloudflare.APIError](err); !ok {
 		return true
 	}
 	return errors.Is(err, cloudflare.ErrTransient)

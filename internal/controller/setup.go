@@ -202,7 +202,7 @@ func (r *ConnectivityServiceReconciler) servicesOfRef(ctx context.Context, ref a
 
 // servicesOfSecret maps a Secret change to the services of every account that reads it.
 func (r *ConnectivityServiceReconciler) servicesOfSecret(ctx context.Context, secret client.Object) []reconcile.Request {
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, 16)
 	for _, req := range accountsOfSecret(r.Client, &v1alpha1.CloudflareAccountList{})(ctx, secret) {
 		reqs = append(reqs, r.servicesOfRef(ctx, account.Ref{Kind: v1alpha1.AccountKindNamespaced, Namespace: req.Namespace, Name: req.Name})...)
 	}

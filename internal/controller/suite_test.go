@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -106,7 +105,7 @@ func startManager() {
 		Metrics:   metricsserver.Options{BindAddress: "0"},
 		NewClient: newInterceptedClient,
 		// A restarted manager registers the same controller names again.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	metaClient, err := metadata.NewForConfig(cfg)
@@ -145,8 +144,8 @@ func clientFor(acct *account.Account, creds cloudflare.Credentials) (cloudflare.
 
 // newInterceptedClient is the manager's client, with a hook that can fail the status write that
 // follows a successful create.
-func newInterceptedClient(config *rest.Config, options client.Options) (client.Client, error) {
-	c, err := client.NewWithWatch(config, options)
+func newInterceptedClient(restConfig *rest.Config, options client.Options) (client.Client, error) {
+	c, err := client.NewWithWatch(restConfig, options)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +259,7 @@ func findCondition(conds []metav1.Condition, condType string) *metav1.Condition 
 	return nil
 }
 
-func conditionStatus(conds []metav1.Condition, condType string) string {
+func conditionStatus(conds []metav1.Condition, condType string) string { //nolint:unparam // reads like the condition it checks
 	if c := findCondition(conds, condType); c != nil {
 		return string(c.Status)
 	}

@@ -182,11 +182,9 @@ func (w *Watcher) startLocked(secret types.NamespacedName) {
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
 	w.watches[secret] = cancel
-	w.running.Add(1)
-	go func() {
-		defer w.running.Done()
+	w.running.Go(func() {
 		w.watch(ctx, secret)
-	}()
+	})
 }
 
 // watch keeps one watch of secret open until ctx is done, re-opening it after it closes. It

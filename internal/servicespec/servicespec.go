@@ -89,7 +89,7 @@ func normalise(s cloudflare.Service) cloudflare.Service {
 		s.Host.ResolverNetwork = &cloudflare.ResolverNetwork{TunnelID: strings.ToLower(r.TunnelID), ResolverIPs: ips}
 	}
 	if s.Type == string(v1alpha1.ServiceTypeHTTP) && s.HTTPPort == nil && s.HTTPSPort == nil {
-		s.HTTPPort, s.HTTPSPort = ptr(defaultHTTPPort), ptr(defaultHTTPSPort)
+		s.HTTPPort, s.HTTPSPort = new(int32(defaultHTTPPort)), new(int32(defaultHTTPSPort))
 	}
 	if s.TLSSettings == nil || s.TLSSettings.CertVerificationMode == "" {
 		s.TLSSettings = &cloudflare.TLSSettings{CertVerificationMode: string(v1alpha1.CertVerifyFull)}
@@ -124,5 +124,3 @@ func equalPort(a, b *int32) bool {
 	}
 	return *a == *b
 }
-
-func ptr(v int32) *int32 { return &v }

@@ -2,7 +2,7 @@ package fake
 
 import (
 	"net/http"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -120,7 +120,13 @@ func (s *Server) spend(_ *http.Request, c *call) *response {
 		return rateLimited(u.blockedUntil.Sub(now))
 	}
 	cutoff := now.Add(-s.budget.window)
-	u.calls = u.calls[sort.Search(len(u.calls), func(i int) bool { return u.calls[i].After(cutoff) }):]
+	first, _ := slices.BinarySearchFunc(u.calls, cutoff, func(t, cut time.Time) int {
+		if t.After(cut) {
+			return 1
+		}
+		return -1
+	})
+	u.calls = u.calls[first:]
 	if len(u.calls) < s.budget.limit {
 		u.calls = append(u.calls, now)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,9 +123,7 @@ func (f *fixture) callCtx(ctx context.Context, method, path, body string, auth h
 	if err != nil {
 		return reply{}, err
 	}
-	for k, v := range auth {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, auth)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

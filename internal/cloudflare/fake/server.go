@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,7 +198,7 @@ func (s *Server) authenticate(r *http.Request, c *call) *response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cred, scheme := s.lookupCredential(r.Header)
-	c.cred, c.bearer = cred, scheme == "bearer"
+	c.cred, c.bearer = cred, scheme == schemeBearer
 	switch {
 	case cred != nil:
 		c.entry.Credential = cred.label
@@ -209,12 +210,18 @@ func (s *Server) authenticate(r *http.Request, c *call) *response {
 		return nil
 	}
 	status := http.StatusUnauthorized
-	if scheme == "key" {
+	if scheme == schemeKey {
 		status = http.StatusForbidden
 	}
 	res := fail(status, 10000, "Authentication error")
 	return &res
 }
+
+// Authentication schemes a request can present.
+const (
+	schemeBearer = "bearer"
+	schemeKey    = "key"
+)
 
 // lookupCredential finds the credential the headers present; scheme is "bearer", "key", or ""
 // when none was presented. The caller holds s.mu.
@@ -223,10 +230,10 @@ func (s *Server) lookupCredential(h http.Header) (*credential, string) {
 		token, ok := strings.CutPrefix(auth, "Bearer ")
 		for _, c := range s.creds {
 			if ok && c.Token != "" && c.Token == token {
-				return c, "bearer"
+				return c, schemeBearer
 			}
 		}
-		return nil, "bearer"
+		return nil, schemeBearer
 	}
 	email, key := h.Get("X-Auth-Email"), h.Get("X-Auth-Key")
 	if email == "" && key == "" {
@@ -234,10 +241,10 @@ func (s *Server) lookupCredential(h http.Header) (*credential, string) {
 	}
 	for _, c := range s.creds {
 		if c.Key != "" && c.Email == email && c.Key == key {
-			return c, "key"
+			return c, schemeKey
 		}
 	}
-	return nil, "key"
+	return nil, schemeKey
 }
 
 // authorize checks the credential against the account and the Workers VPC permission, or, for
@@ -273,12 +280,7 @@ func (c *credential) verifiesAt(accountID string) bool {
 
 // allows says whether the credential may act in the account.
 func (c *credential) allows(accountID string) bool {
-	for _, a := range c.Accounts {
-		if a == accountID {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.Accounts, accountID)
 }
 
 // faulted answers an injected fault, after applying the call's change when the fault commits.

@@ -48,7 +48,7 @@ func (s *Server) AddCredential(c Credential) {
 	s.credSeq++
 	kind := "token"
 	if c.Token == "" {
-		kind = "key"
+		kind = schemeKey
 	}
 	s.creds = append(s.creds, &credential{
 		Credential: c,

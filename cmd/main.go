@@ -27,6 +27,8 @@ import (
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
 	"github.com/workersvpc/connectivity-operator/internal/controller"
+	"github.com/workersvpc/connectivity-operator/internal/metrics"
+	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 	"github.com/workersvpc/connectivity-operator/internal/secretwatch"
 )
 
@@ -55,6 +57,7 @@ type options struct {
 	verifyInterval           time.Duration
 	workers                  int
 	shutdownTimeout          time.Duration
+	requestsPer5m, burst     int
 }
 
 func parseFlags() (options, zap.Options) {
@@ -66,17 +69,23 @@ func parseFlags() (options, zap.Options) {
 		"Enable leader election, so that only one of several replicas reconciles at a time.")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS behind Kubernetes authentication and authorization; false serves plain HTTP.")
-	flag.BoolVar(&o.http2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off because of the HTTP/2 rapid reset CVEs).")
+	flag.BoolVar(&o.http2, "enable-http2", false,
+		"Enable HTTP/2 for the metrics server (off because of the HTTP/2 rapid reset CVEs).")
 	flag.StringVar(&o.apiURL, "cloudflare-api-url", envOr("CLOUDFLARE_API_URL", cloudflare.ProductionBaseURL),
 		"Base URL of the Cloudflare API (env CLOUDFLARE_API_URL).")
 	flag.DurationVar(&o.apiTimeout, "cloudflare-api-timeout", 30*time.Second, "Timeout of one Cloudflare API call.")
 	flag.StringVar(&o.clusterResourceNamespace, "cluster-resource-namespace", defaultNamespace(),
-		"Namespace of the Secrets of ClusterCloudflareAccounts whose secretRef names no namespace (default: the pod's namespace).")
+		"Namespace of the Secrets of ClusterCloudflareAccounts whose secretRef names no namespace "+
+			"(default: the pod's namespace).")
 	flag.DurationVar(&o.resyncInterval, "resync-interval", controller.DefaultResyncInterval,
 		"How often a Ready service is compared with Cloudflare (one list call per account per interval).")
 	flag.DurationVar(&o.verifyInterval, "account-verify-interval", controller.DefaultAccountVerifyInterval,
 		"How often Ready account credentials are verified again.")
 	flag.IntVar(&o.workers, "max-concurrent-reconciles", 4, "Number of ConnectivityService reconcile workers.")
+	flag.IntVar(&o.requestsPer5m, "cloudflare-requests-per-5m", 1000,
+		"API calls per 5 minutes per credential (Cloudflare allows 1,200 for all clients of a token); "+
+			"an account's spec.rateLimit overrides it.")
+	flag.IntVar(&o.burst, "cloudflare-burst", 20, "API calls a credential may make at once after a quiet period.")
 	flag.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 20*time.Second,
 		"How long in-flight reconciles get to finish on shutdown; keep it below the pod's termination grace period.")
 	zapOpts := zap.Options{}
@@ -111,6 +120,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	limits := ratelimit.NewRegistry(o.requestsPer5m, o.burst)
+	metrics.Register(mgr.GetClient(), limits.OpenCircuits)
 	secrets := secretwatch.New(metaClient)
 	if err := mgr.Add(secrets); err != nil {
 		return err
@@ -121,11 +132,9 @@ func run(o options) error {
 			SecretReader:             mgr.GetAPIReader(),
 			ClusterResourceNamespace: o.clusterResourceNamespace,
 		},
-		ClientFor: func(acct *account.Account, creds cloudflare.Credentials) (cloudflare.Client, error) {
-			return cloudflare.New(cloudflare.Config{
-				BaseURL: o.apiURL, AccountID: acct.AccountID, Credentials: creds, Timeout: o.apiTimeout,
-			})
-		},
+		ClientFor: controller.NewClientFor(controller.ClientOptions{
+			BaseURL: o.apiURL, Timeout: o.apiTimeout, Limits: limits, Observer: metrics.API{},
+		}),
 		ResyncInterval:          o.resyncInterval,
 		AccountVerifyInterval:   o.verifyInterval,
 		MaxConcurrentReconciles: o.workers,

@@ -2,6 +2,8 @@ package cloudflare
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"time"
 )
@@ -64,3 +66,10 @@ type Config struct {
 // Factory builds a client from a Config. The controllers take one so tests can inject the fake
 // API's URL or a wrapped transport.
 type Factory func(cfg Config) (Client, error)
+
+// Fingerprint identifies the credential (to share one rate limiter among its users) without
+// revealing it: a truncated SHA-256, never printed with the secret.
+func (c Credentials) Fingerprint() string {
+	sum := sha256.Sum256([]byte(c.APIToken + "\x00" + c.Email + "\x00" + c.APIKey))
+	return hex.EncodeToString(sum[:8])
+}

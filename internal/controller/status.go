@@ -79,7 +79,11 @@ func newStatusPatcher(obj client.Object) *statusPatcher {
 func (p *statusPatcher) patch(ctx context.Context, c client.Client, obj client.Object, copyStatus func(dst, src client.Object)) error {
 	base := obj.DeepCopyObject().(client.Object)
 	copyStatus(base, p.before)
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+	patch := client.MergeFrom(base)
+	if data, err := patch.Data(obj); err == nil && string(data) == "{}" {
+		return nil // a no-op resync writes nothing
+	}
+	if err := c.Status().Patch(ctx, obj, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -36,9 +37,10 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
 	"github.com/workersvpc/connectivity-operator/internal/controller"
+	"github.com/workersvpc/connectivity-operator/internal/metrics"
+	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 	"github.com/workersvpc/connectivity-operator/internal/secretwatch"
 )
 
@@ -59,8 +61,13 @@ var (
 	api       *fake.Server
 	apiServer *httptest.Server
 	logs      = &syncBuffer{}
-	mgrStop   context.CancelFunc
-	mgrDone   chan struct{}
+	// limits is the suite's budget per credential: generous by default, so that only the specs
+	// that set an account's rateLimit are slowed. It outlives manager restarts.
+	limits  = ratelimit.NewRegistry(30000, 200)
+	// metricsAddr is where the manager serves /metrics (plain HTTP in the suite).
+	metricsAddr string
+	mgrStop context.CancelFunc
+	mgrDone chan struct{}
 	// failStatusPatch, when set to an object name, fails that object's next status patch that
 	// records a service id: the write after a successful create.
 	failStatusPatch atomic.Value
@@ -87,6 +94,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNamespace}})).To(Succeed())
 
+	metricsAddr = freeAddr()
 	api = fake.NewServer()
 	apiServer = httptest.NewServer(api)
 	startManager()
@@ -102,7 +110,7 @@ var _ = AfterSuite(func() {
 func startManager() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:    scheme,
-		Metrics:   metricsserver.Options{BindAddress: "0"},
+		Metrics:   metricsserver.Options{BindAddress: metricsAddr},
 		NewClient: newInterceptedClient,
 		// A restarted manager registers the same controller names again.
 		Controller: config.Controller{SkipNameValidation: new(true)},
@@ -110,13 +118,16 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	metaClient, err := metadata.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
+	metrics.Register(mgr.GetClient(), limits.OpenCircuits)
 	secrets := secretwatch.New(metaClient)
 	Expect(mgr.Add(secrets)).To(Succeed())
 	Expect(controller.Setup(mgr, controller.Config{
 		Accounts: &account.Resolver{
 			Client: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), ClusterResourceNamespace: clusterNamespace,
 		},
-		ClientFor:               clientFor,
+		ClientFor: controller.NewClientFor(controller.ClientOptions{
+			BaseURL: apiServer.URL + "/client/v4", Timeout: apiTimeout, Limits: limits, Observer: metrics.API{},
+		}),
 		ResyncInterval:          resyncInterval,
 		AccountVerifyInterval:   time.Minute,
 		MaxConcurrentReconciles: 4,
@@ -134,12 +145,6 @@ func startManager() {
 func stopManager() {
 	mgrStop()
 	Eventually(mgrDone, 30*time.Second).Should(BeClosed())
-}
-
-func clientFor(acct *account.Account, creds cloudflare.Credentials) (cloudflare.Client, error) {
-	return cloudflare.New(cloudflare.Config{
-		BaseURL: apiServer.URL + "/client/v4", AccountID: acct.AccountID, Credentials: creds, Timeout: apiTimeout,
-	})
 }
 
 // newInterceptedClient is the manager's client, with a hook that can fail the status write that
@@ -168,21 +173,26 @@ type tenant struct {
 	token     string
 }
 
-// newTenant makes a ready tenant and waits until its account is verified.
-func newTenant(ctx context.Context) *tenant {
+// newTenant makes a ready tenant and waits until its account is verified. Options change the
+// CloudflareAccount before it is created.
+func newTenant(ctx context.Context, opts ...func(*v1alpha1.CloudflareAccount)) *tenant {
 	t := &tenant{ns: "t-" + randHex(5), accountID: randHex(16), token: "tok-" + randHex(12)}
 	api.AddAccount(t.accountID)
 	api.AddTunnel(t.accountID, tunnelID)
 	api.AddCredential(fake.Credential{Token: t.token, Accounts: []string{t.accountID}})
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.ns}})).To(Succeed())
 	t.writeSecret(ctx, t.token)
-	Expect(k8s.Create(ctx, &v1alpha1.CloudflareAccount{
+	acct := &v1alpha1.CloudflareAccount{
 		ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: "cf"},
 		Spec: v1alpha1.CloudflareAccountSpec{
 			AccountSpec: v1alpha1.AccountSpec{AccountID: t.accountID},
 			SecretRef:   v1alpha1.SecretReference{Name: "cf-token"},
 		},
-	})).To(Succeed())
+	}
+	for _, opt := range opts {
+		opt(acct)
+	}
+	Expect(k8s.Create(ctx, acct)).To(Succeed())
 	Eventually(func(g Gomega) {
 		var acct v1alpha1.CloudflareAccount
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: "cf"}, &acct)).To(Succeed())
@@ -334,4 +344,12 @@ func updateSpec(ctx context.Context, obj *v1alpha1.ConnectivityService, mutate f
 		mutate(latest)
 		return k8s.Update(ctx, latest)
 	})).To(Succeed())
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/metrics"
+	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
 
@@ -20,7 +22,9 @@ func (r *ConnectivityServiceReconciler) reconcileExisting(ctx context.Context, o
 		return ctrl.Result{}, err
 	}
 	id := obj.Status.ServiceID
-	svc, found, err := r.Inventory.ByID(ctx, conn.acct.AccountID, conn.cl, id, r.ResyncInterval)
+	// Periodic observation spends only what the writes users asked for leave of the budget.
+	observe := ratelimit.WithPriority(ctx, ratelimit.Low)
+	svc, found, err := r.Inventory.ByID(observe, conn.acct.AccountID, conn.cl, id, r.ResyncInterval)
 	if err != nil {
 		return r.apiFailure(ctx, obj, err)
 	}
@@ -74,6 +78,7 @@ func (r *ConnectivityServiceReconciler) converge(ctx context.Context, obj *v1alp
 	r.Inventory.Put(conn.acct.AccountID, *updated)
 	obj.Status.UpdatedAt = timePtr(updated.UpdatedAt)
 	if drift {
+		metrics.DriftCorrected(conn.acct.AccountID)
 		r.Recorder.Eventf(obj, nil, "Normal", "DriftCorrected", "Update",
 			"Cloudflare service %s was changed outside the operator; restored it to the spec", remote.ID)
 	} else if reason == v1alpha1.ReasonSynced {

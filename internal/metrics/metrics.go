@@ -1,0 +1,130 @@
+// Package metrics defines the operator's Prometheus metrics, served on the manager's metrics
+// endpoint. Labels are Cloudflare account ids and API routes, never anything secret.
+package metrics
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+)
+
+const namespace = "connectivity_operator"
+
+var (
+	apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "cloudflare_api_requests_total",
+		Help: "Cloudflare API calls by account, method, route and HTTP status code (0: no response).",
+	}, []string{"account", "method", "route", "code"})
+	apiLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "cloudflare_api_request_duration_seconds",
+		Help:    "Latency of Cloudflare API calls by account and route.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+	}, []string{"account", "route"})
+	limiterWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "cloudflare_ratelimit_wait_seconds",
+		Help:    "Time calls spent waiting for the credential's API budget.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	}, []string{"account"})
+	rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "cloudflare_api_rate_limited_total",
+		Help: "429 answers from Cloudflare, each of which opened the credential's circuit breaker.",
+	}, []string{"account"})
+	driftCorrections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "drift_corrections_total",
+		Help: "Cloudflare services restored to their spec after a change made outside the operator.",
+	}, []string{"account"})
+	reconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "reconcile_errors_total",
+		Help: "Failed ConnectivityService reconciles by condition reason.",
+	}, []string{"reason"})
+)
+
+// API records Cloudflare API calls; it implements ratelimit.Observer.
+type API struct{}
+
+// Waited records time spent waiting for the budget.
+func (API) Waited(accountID string, d time.Duration) {
+	limiterWait.WithLabelValues(accountID).Observe(d.Seconds())
+}
+
+// Called records one API call.
+func (API) Called(accountID, method, route string, status int, d time.Duration) {
+	apiCalls.WithLabelValues(accountID, method, route, strconv.Itoa(status)).Inc()
+	apiLatency.WithLabelValues(accountID, route).Observe(d.Seconds())
+}
+
+// Tripped records a 429.
+func (API) Tripped(accountID string) { rateLimited.WithLabelValues(accountID).Inc() }
+
+// DriftCorrected records a corrected out-of-band change.
+func DriftCorrected(accountID string) { driftCorrections.WithLabelValues(accountID).Inc() }
+
+// ReconcileError records a failed reconcile under its condition reason.
+func ReconcileError(reason string) { reconcileErrors.WithLabelValues(reason).Inc() }
+
+var (
+	registerOnce sync.Once
+	sourcesMu    sync.Mutex
+	services     client.Reader
+	openCircuits func() int
+)
+
+// Register adds the metrics, and the collectors that count open circuit breakers and services by
+// condition, to controller-runtime's registry. The collectors read from reader and circuits; a
+// second call (a restarted manager in tests) only points them at the new sources.
+func Register(reader client.Reader, circuits func() int) {
+	sourcesMu.Lock()
+	services, openCircuits = reader, circuits
+	sourcesMu.Unlock()
+	registerOnce.Do(func() {
+		ctrlmetrics.Registry.MustRegister(apiCalls, apiLatency, limiterWait, rateLimited, driftCorrections, reconcileErrors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: namespace, Name: "cloudflare_circuit_breakers_open",
+				Help: "Credentials whose calls are held after a 429 until Retry-After passes.",
+			}, func() float64 {
+				sourcesMu.Lock()
+				defer sourcesMu.Unlock()
+				return float64(openCircuits())
+			}),
+			conditionCollector{})
+	})
+}
+
+// conditionCollector counts ConnectivityServices by condition when scraped, from the cache.
+type conditionCollector struct{}
+
+var servicesDesc = prometheus.NewDesc(namespace+"_services",
+	"ConnectivityServices whose condition (Ready, Stalled, Reconciling) is True.", []string{"condition"}, nil)
+
+// Describe implements prometheus.Collector.
+func (conditionCollector) Describe(ch chan<- *prometheus.Desc) { ch <- servicesDesc }
+
+// Collect implements prometheus.Collector.
+func (conditionCollector) Collect(ch chan<- prometheus.Metric) {
+	sourcesMu.Lock()
+	reader := services
+	sourcesMu.Unlock()
+	var list v1alpha1.ConnectivityServiceList
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := reader.List(ctx, &list); err != nil {
+		return
+	}
+	for _, cond := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionStalled, v1alpha1.ConditionReconciling} {
+		n := 0
+		for i := range list.Items {
+			if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, cond) {
+				n++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(servicesDesc, prometheus.GaugeValue, float64(n), cond)
+	}
+}

@@ -1,0 +1,129 @@
+package ratelimit
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Observer receives what the transport measures; the metrics package implements it.
+type Observer interface {
+	// Waited records time spent waiting for the budget.
+	Waited(accountID string, d time.Duration)
+	// Called records one API call that went out (status 0 when no response arrived).
+	Called(accountID, method, route string, status int, d time.Duration)
+	// Tripped records a 429 that opened the circuit.
+	Tripped(accountID string)
+}
+
+// Transport spends the credential's budget on every call and holds every call while the circuit
+// is open. It wraps the HTTP client of one account's Cloudflare client.
+type Transport struct {
+	// Base carries the calls; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Limiter is the credential's budget.
+	Limiter *Limiter
+	// AccountID labels the measurements; never anything secret.
+	AccountID string
+	// Observer receives measurements; may be nil.
+	Observer Observer
+}
+
+// RoundTrip sends req when the budget allows. While the circuit is open it answers a local 429
+// with Retry-After instead, so the caller waits as it would for Cloudflare's own 429 and no call
+// of the credential goes out.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if until, open := t.Limiter.OpenUntil(); open {
+		return circuitOpen(req, until), nil
+	}
+	waited, err := t.Limiter.Wait(req.Context())
+	if t.Observer != nil {
+		t.Observer.Waited(t.AccountID, waited)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if until, open := t.Limiter.OpenUntil(); open {
+		return circuitOpen(req, until), nil
+	}
+	start := time.Now()
+	resp, err := t.base().RoundTrip(req)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	if t.Observer != nil {
+		t.Observer.Called(t.AccountID, req.Method, Route(req.Method, req.URL.Path), status, time.Since(start))
+	}
+	if status == http.StatusTooManyRequests {
+		t.Limiter.Trip(time.Now().Add(retryAfter(resp.Header.Get("Retry-After"))))
+		if t.Observer != nil {
+			t.Observer.Tripped(t.AccountID)
+		}
+	}
+	return resp, err
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+// retryAfter reads Retry-After in seconds; absent or unreadable means Cloudflare's 5-minute block.
+func retryAfter(v string) time.Duration {
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil && time.Until(at) > 0 {
+		return time.Until(at)
+	}
+	return DefaultBlock
+}
+
+// circuitOpen is the local answer while the circuit is open: a 429 in Cloudflare's envelope.
+func circuitOpen(req *http.Request, until time.Time) *http.Response {
+	secs := int(math.Ceil(time.Until(until).Seconds()))
+	body := fmt.Sprintf(`{"success":false,"errors":[{"code":971,"message":"not sent: this credential is rate limited by Cloudflare until %s"}],"messages":[],"result":null}`,
+		until.UTC().Format(time.RFC3339))
+	return &http.Response{
+		StatusCode:    http.StatusTooManyRequests,
+		Status:        "429 Too Many Requests",
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"application/json"}, "Retry-After": {strconv.Itoa(max(secs, 1))}},
+		Body:          io.NopCloser(bytes.NewBufferString(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+// Route names the API call a request makes, for metrics: list, create, get, update, delete or
+// verify.
+func Route(method, path string) string {
+	switch {
+	case strings.HasSuffix(path, "/tokens/verify"):
+		return "verify"
+	case strings.HasSuffix(path, "/connectivity/directory/services"):
+		if method == http.MethodPost {
+			return "create"
+		}
+		return "list"
+	case strings.Contains(path, "/connectivity/directory/services/"):
+		switch method {
+		case http.MethodPut:
+			return "update"
+		case http.MethodDelete:
+			return "delete"
+		}
+		return "get"
+	}
+	return "other"
+}

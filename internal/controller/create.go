@@ -25,6 +25,9 @@ const intentSkew = 2 * time.Minute
 type createIntent struct {
 	Name string    `json:"name"`
 	At   time.Time `json:"at"`
+	// Retry is set when an earlier attempt's outcome was unknown: only then can a name conflict
+	// be that attempt's own late commit.
+	Retry bool `json:"retry,omitempty"`
 }
 
 func readIntent(obj *v1alpha1.ConnectivityService) (createIntent, bool) {
@@ -70,7 +73,7 @@ func (r *ConnectivityServiceReconciler) reconcileCreate(ctx context.Context, obj
 	if found {
 		return r.nameTaken(ctx, obj, conn, patcher, existing)
 	}
-	return r.create(ctx, obj, conn, patcher)
+	return r.create(ctx, obj, conn, patcher, createIntent{Name: name, At: r.Now().UTC()})
 }
 
 // resolveIntent finishes an earlier create attempt whose outcome is unknown: the service it made
@@ -82,7 +85,9 @@ func (r *ConnectivityServiceReconciler) resolveIntent(ctx context.Context, obj *
 	svc, err := conn.cl.FindByName(ctx, intent.Name)
 	switch {
 	case errors.Is(err, cloudflare.ErrNotFound):
-		return r.create(ctx, obj, conn, patcher)
+		// Keep the first attempt's time: should that attempt still commit late, the service it
+		// makes is recognised as ours when the next create collides with it.
+		return r.create(ctx, obj, conn, patcher, createIntent{Name: servicespec.Name(obj), At: intent.At, Retry: true})
 	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}
@@ -98,42 +103,49 @@ func (r *ConnectivityServiceReconciler) resolveIntent(ctx context.Context, obj *
 }
 
 // create records the intent, calls create once, and persists the reply at once.
-func (r *ConnectivityServiceReconciler) create(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher) (ctrl.Result, error) {
+func (r *ConnectivityServiceReconciler) create(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, intent createIntent) (ctrl.Result, error) {
 	body := servicespec.Build(obj)
-	intent, err := json.Marshal(createIntent{Name: body.Name, At: r.Now().UTC()})
+	raw, err := json.Marshal(intent)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.patchMeta(ctx, obj, func() { setAnnotation(obj, v1alpha1.AnnotationCreateIntent, string(intent)) }); err != nil {
+	if err := r.patchMeta(ctx, obj, func() { setAnnotation(obj, v1alpha1.AnnotationCreateIntent, string(raw)) }); err != nil {
 		return ctrl.Result{}, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Creating Cloudflare service", "name", body.Name, "account", conn.acct.AccountID)
 	created, err := conn.cl.Create(ctx, body)
 	if err != nil {
-		return r.createFailed(ctx, obj, conn, patcher, err)
+		return r.createFailed(ctx, obj, conn, patcher, intent, err)
 	}
 	r.Inventory.Put(conn.acct.AccountID, *created)
 	r.Recorder.Eventf(obj, nil, "Normal", v1alpha1.ReasonCreated, "Create", "Created Cloudflare service %s named %q", created.ID, created.Name)
 	return r.claim(ctx, obj, conn, patcher, *created, v1alpha1.ReasonCreated)
 }
 
-// createFailed sorts a failed create. A definite refusal clears the intent, since nothing was
-// made; an unknown outcome keeps it, and the next attempt finds out by name.
-func (r *ConnectivityServiceReconciler) createFailed(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, err error) (ctrl.Result, error) {
+// createFailed sorts a failed create. A definite refusal clears the intent, since this call made
+// nothing; an unknown outcome keeps it, and the next attempt finds out by name. A name conflict
+// with a service an earlier attempt of this intent made (a late commit) claims that service.
+func (r *ConnectivityServiceReconciler) createFailed(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, intent createIntent, err error) (ctrl.Result, error) {
 	if outcomeUnknown(err) {
 		return r.apiFailure(ctx, obj, err)
 	}
-	if clearErr := r.clearIntent(ctx, obj); clearErr != nil {
-		return ctrl.Result{}, clearErr
-	}
 	if !errors.Is(err, cloudflare.ErrNameConflict) {
+		if clearErr := r.clearIntent(ctx, obj); clearErr != nil {
+			return ctrl.Result{}, clearErr
+		}
 		return r.apiFailure(ctx, obj, err)
 	}
-	existing, findErr := conn.cl.FindByName(ctx, servicespec.Name(obj))
+	existing, findErr := conn.cl.FindByName(ctx, intent.Name)
 	if findErr != nil {
 		return r.apiFailure(ctx, obj, findErr)
 	}
 	r.Inventory.Put(conn.acct.AccountID, *existing)
+	if intent.Retry && intent.owns(*existing) {
+		return r.claim(ctx, obj, conn, patcher, *existing, v1alpha1.ReasonCreated)
+	}
+	if clearErr := r.clearIntent(ctx, obj); clearErr != nil {
+		return ctrl.Result{}, clearErr
+	}
 	return r.nameTaken(ctx, obj, conn, patcher, *existing)
 }
 

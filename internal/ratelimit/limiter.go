@@ -89,9 +89,11 @@ func (l *Limiter) OpenUntil() (until time.Time, ok bool) {
 	return l.openUntil, l.now().Before(l.openUntil)
 }
 
-// reserve is the share of the burst that Low calls leave untouched for High ones.
+// reserve is the share of the burst that Low calls leave untouched for High ones: half of it,
+// and never all of it, or a burst of 1 would hold Low calls forever.
 func (l *Limiter) reserve() float64 {
-	return float64(l.bucket.Burst()) / 2
+	burst := l.bucket.Burst()
+	return float64(min(burst/2, burst-1))
 }
 
 // Wait blocks until a call may go out under the budget, and returns how long it waited. It does

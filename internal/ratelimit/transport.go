@@ -46,6 +46,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.Observer.Waited(t.AccountID, waited)
 	}
 	if err != nil {
+		closeBody(req)
 		return nil, err
 	}
 	if until, open := t.Limiter.OpenUntil(); open {
@@ -87,8 +88,16 @@ func retryAfter(v string) time.Duration {
 	return DefaultBlock
 }
 
+// closeBody honours the RoundTripper contract when a request is answered without being sent.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
 // circuitOpen is the local answer while the circuit is open: a 429 in Cloudflare's envelope.
 func circuitOpen(req *http.Request, until time.Time) *http.Response {
+	closeBody(req)
 	secs := int(math.Ceil(time.Until(until).Seconds()))
 	body := fmt.Sprintf(`{"success":false,"errors":[{"code":971,"message":"not sent: this credential is rate limited by Cloudflare until %s"}],"messages":[],"result":null}`,
 		until.UTC().Format(time.RFC3339))

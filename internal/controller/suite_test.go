@@ -63,11 +63,11 @@ var (
 	logs      = &syncBuffer{}
 	// limits is the suite's budget per credential: generous by default, so that only the specs
 	// that set an account's rateLimit are slowed. It outlives manager restarts.
-	limits  = ratelimit.NewRegistry(30000, 200)
+	limits = ratelimit.NewRegistry(30000, 200)
 	// metricsAddr is where the manager serves /metrics (plain HTTP in the suite).
 	metricsAddr string
-	mgrStop context.CancelFunc
-	mgrDone chan struct{}
+	mgrStop     context.CancelFunc
+	mgrDone     chan struct{}
 	// failStatusPatch, when set to an object name, fails that object's next status patch that
 	// records a service id: the write after a successful create.
 	failStatusPatch atomic.Value

@@ -46,8 +46,10 @@ type CloudflareAccount struct {
 	// +required
 	Spec CloudflareAccountSpec `json:"spec"`
 
-	// status reports whether the credentials work.
+	// status reports whether the credentials work. It defaults to {observedGeneration: -1}, so a
+	// new object reads as in progress (kstatus) before the operator has looked at it.
 	// +optional
+	// +kubebuilder:default={}
 	Status AccountStatus `json:"status,omitzero"`
 }
 

@@ -53,8 +53,10 @@ type ClusterCloudflareAccount struct {
 	// +required
 	Spec ClusterCloudflareAccountSpec `json:"spec"`
 
-	// status reports whether the credentials work.
+	// status reports whether the credentials work. It defaults to {observedGeneration: -1}, so a
+	// new object reads as in progress (kstatus) before the operator has looked at it.
 	// +optional
+	// +kubebuilder:default={}
 	Status AccountStatus `json:"status,omitzero"`
 }
 

@@ -257,8 +257,10 @@ type ConnectivityService struct {
 	// +required
 	Spec ConnectivityServiceSpec `json:"spec"`
 
-	// status is what the operator observed.
+	// status is what the operator observed. It defaults to {observedGeneration: -1}, so a new
+	// object reads as in progress (kstatus) before the operator has looked at it.
 	// +optional
+	// +kubebuilder:default={}
 	Status ConnectivityServiceStatus `json:"status,omitzero"`
 }
 

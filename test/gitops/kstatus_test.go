@@ -1,0 +1,337 @@
+package gitops_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	v1alpha1 "github.com/workersvpc/connectivity-operator/api/v1alpha1"
+)
+
+const (
+	accountID     = "023e105f4ecef8ad9ca31a8372d0c353"
+	tunnelID      = "0191dce4-9ab4-7fce-b660-8e5dec5172da"
+	secretMissing = `Secret cloudflare-credentials of the account does not exist: ` +
+		`create it with the API token under key "apiToken"`
+)
+
+// conditioned is every kind of the operator: an object with kstatus conditions.
+type conditioned interface {
+	client.Object
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}
+
+// The status writers below do what the operator's markReconciling, markReady and markStalled do
+// (the README's conditions table), without depending on the controller package: every condition
+// is stamped with the object's generation, and the three conditions move together.
+
+func setCondition(obj conditioned, condType string, status metav1.ConditionStatus, reason, message string) {
+	conds := obj.GetConditions()
+	meta.SetStatusCondition(&conds, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
+	})
+	obj.SetConditions(conds)
+}
+
+func removeCondition(obj conditioned, condType string) {
+	conds := obj.GetConditions()
+	meta.RemoveStatusCondition(&conds, condType)
+	obj.SetConditions(conds)
+}
+
+// markReconciling: work in progress, or a wait that resolves by itself. It leaves
+// status.observedGeneration alone, as the operator does.
+func markReconciling(obj conditioned, reason, message string) {
+	setCondition(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	removeCondition(obj, v1alpha1.ConditionStalled)
+}
+
+func markReady(obj conditioned, reason, message string) {
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, reason, message)
+	removeCondition(obj, v1alpha1.ConditionReconciling)
+	removeCondition(obj, v1alpha1.ConditionStalled)
+}
+
+func markStalled(obj conditioned, reason, message string) {
+	setCondition(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	removeCondition(obj, v1alpha1.ConditionReconciling)
+}
+
+// lifecycle is one kind with the operator's reasons and messages for it.
+type lifecycle struct {
+	newObject func(namespace string) conditioned
+	// observedGeneration points at the kind's status.observedGeneration.
+	observedGeneration func(obj conditioned) *int64
+	// changeSpec makes a spec change, which bumps metadata.generation.
+	changeSpec                func(obj conditioned)
+	waitReason, waitMessage   string // the first reconcile, before the object can be Ready
+	readyReason, readyMessage string
+	stallReason, stallMessage string
+	// deletes: the kind has the operator's finalizer, so deleting it leaves it Terminating.
+	deletes bool
+}
+
+var serviceLifecycle = lifecycle{
+	newObject: func(namespace string) conditioned {
+		return &v1alpha1.ConnectivityService{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: namespace, Finalizers: []string{v1alpha1.Finalizer}},
+			Spec: v1alpha1.ConnectivityServiceSpec{
+				Type:     v1alpha1.ServiceTypeHTTP,
+				Host:     v1alpha1.ServiceHost{IPv4: "10.0.0.5", Network: &v1alpha1.Network{TunnelID: tunnelID}},
+				HTTPPort: ptr.To[int32](8080),
+			},
+		}
+	},
+	observedGeneration: func(obj conditioned) *int64 {
+		return &obj.(*v1alpha1.ConnectivityService).Status.ObservedGeneration
+	},
+	changeSpec: func(obj conditioned) {
+		obj.(*v1alpha1.ConnectivityService).Spec.HTTPPort = ptr.To[int32](8081)
+	},
+	waitReason: v1alpha1.ReasonAccountNotReady,
+	waitMessage: "ClusterCloudflareAccount/default does not exist: create it, or point spec.accountRef " +
+		"at an existing account",
+	readyReason:  v1alpha1.ReasonSynced,
+	readyMessage: "Cloudflare service 4a5b6c7d-0000-4e8f-9a1b-2c3d4e5f6a7b matches the spec",
+	stallReason:  v1alpha1.ReasonNameConflict,
+	stallMessage: `a Cloudflare service named "web" already exists in account ` + accountID +
+		" (service id 9f8e7d6c-0000-4b5a-8c9d-0e1f2a3b4c5d) and is not managed by this object: choose another " +
+		`spec.name, or annotate the object with connectivity.workersvpc.dev/adopt: "true" to adopt it`,
+	deletes: true,
+}
+
+var namespacedAccountLifecycle = lifecycle{
+	newObject: func(namespace string) conditioned {
+		return &v1alpha1.CloudflareAccount{
+			ObjectMeta: metav1.ObjectMeta{Name: "team-account", Namespace: namespace},
+			Spec: v1alpha1.CloudflareAccountSpec{
+				AccountSpec: v1alpha1.AccountSpec{AccountID: accountID},
+				SecretRef:   v1alpha1.SecretReference{Name: "cloudflare-credentials"},
+			},
+		}
+	},
+	observedGeneration: func(obj conditioned) *int64 {
+		return &obj.(*v1alpha1.CloudflareAccount).Status.ObservedGeneration
+	},
+	changeSpec: func(obj conditioned) {
+		obj.(*v1alpha1.CloudflareAccount).Spec.RateLimit = &v1alpha1.RateLimit{RequestsPer5m: ptr.To[int32](600)}
+	},
+	waitReason:   v1alpha1.ReasonSecretNotFound,
+	waitMessage:  secretMissing,
+	readyReason:  v1alpha1.ReasonVerified,
+	readyMessage: "credentials verified for Cloudflare account " + accountID,
+	stallReason:  v1alpha1.ReasonCredentialsInvalid,
+	stallMessage: `Cloudflare rejected the credentials: put a valid, active API token under key "apiToken"`,
+}
+
+var clusterAccountLifecycle = lifecycle{
+	newObject: func(string) conditioned {
+		return &v1alpha1.ClusterCloudflareAccount{
+			ObjectMeta: metav1.ObjectMeta{Name: "default"},
+			Spec: v1alpha1.ClusterCloudflareAccountSpec{
+				AccountSpec: v1alpha1.AccountSpec{AccountID: accountID},
+				SecretRef: v1alpha1.ClusterSecretReference{
+					Name: "cloudflare-credentials", Namespace: "connectivity-operator-system",
+				},
+			},
+		}
+	},
+	observedGeneration: func(obj conditioned) *int64 {
+		return &obj.(*v1alpha1.ClusterCloudflareAccount).Status.ObservedGeneration
+	},
+	changeSpec: func(obj conditioned) {
+		obj.(*v1alpha1.ClusterCloudflareAccount).Spec.SecretRef.Name = "cloudflare-credentials-rotated"
+	},
+	waitReason:   v1alpha1.ReasonSecretNotFound,
+	waitMessage:  secretMissing,
+	readyReason:  v1alpha1.ReasonVerified,
+	readyMessage: "credentials verified for Cloudflare account " + accountID,
+	stallReason:  v1alpha1.ReasonPermissionDenied,
+	stallMessage: `the credentials lack the Workers VPC permission: grant "Connectivity Directory Admin"`,
+}
+
+// This is what Flux (kustomize-controller's wait and healthChecks) and `kubectl wait` see: kstatus
+// over the objects as the API server serves them, with the CRDs' defaulting and the status
+// subresource. Each step also runs the Argo CD health check on the same object.
+var _ = Describe("kstatus on objects served by the API server", Ordered, func() {
+	var (
+		k8sClient client.Client
+		scheme    = runtime.NewScheme()
+		namespace string
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
+			"set KUBEBUILDER_ASSETS to the control plane built by `make envtest`")
+		logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+		Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+		Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
+
+		testEnv := &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+		}
+		cfg, err := testEnv.Start()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(testEnv.Stop)
+
+		// A direct client, without a cache: every read is what the API server serves now.
+		k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "gitops-"}}
+		Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+		namespace = ns.Name
+	})
+
+	// assess reads obj back from the API server as unstructured, as GitOps tools do, and returns
+	// kstatus's verdict and the Argo CD health check's.
+	assess := func(ctx context.Context, obj conditioned) (*kstatus.Result, health, *unstructured.Unstructured) {
+		GinkgoHelper()
+		gvk, err := apiutil.GVKForObject(obj, scheme)
+		Expect(err).NotTo(HaveOccurred())
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), u)).To(Succeed())
+		res, err := kstatus.Compute(u)
+		Expect(err).NotTo(HaveOccurred())
+		h, err := runHealthScript(healthScript(gvk.Kind), u.Object)
+		Expect(err).NotTo(HaveOccurred())
+		return res, h, u
+	}
+
+	expectHealth := func(ctx context.Context, obj conditioned, wantKstatus kstatus.Status, wantArgo, wantMessage string) {
+		GinkgoHelper()
+		res, h, _ := assess(ctx, obj)
+		Expect(res.Status).To(Equal(wantKstatus), "kstatus: %s", res.Message)
+		Expect(h.Status).To(Equal(wantArgo), "Argo CD: %s", h.Message)
+		if wantMessage != "" {
+			Expect(h.Message).To(Equal(wantMessage))
+		}
+	}
+
+	// writeStatus changes the status in memory and writes the change through the status
+	// subresource as a merge patch, as the operator's status patcher does.
+	writeStatus := func(ctx context.Context, obj conditioned, change func()) {
+		GinkgoHelper()
+		before := obj.DeepCopyObject().(client.Object)
+		change()
+		Expect(k8sClient.Status().Patch(ctx, obj, client.MergeFrom(before))).To(Succeed())
+	}
+
+	DescribeTable("reads the operator's conditions as Flux and Argo CD should",
+		func(ctx SpecContext, lc lifecycle) {
+			obj := lc.newObject(namespace)
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+			Expect(obj.GetGeneration()).To(Equal(int64(1)))
+
+			By("a new object, before the operator wrote any status")
+			res, h, u := assess(ctx, obj)
+			observedNew, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(found).To(BeTrue(), "the CRD defaults status to {observedGeneration: -1}")
+			Expect(observedNew).To(Equal(int64(-1)))
+			Expect(h.Status).To(Equal(progressing))
+			// With observedGeneration -1 kstatus knows the operator has not looked yet, so Flux's
+			// `wait: true` cannot pass before the first reconcile.
+			Expect(res.Status).To(Equal(kstatus.InProgressStatus), res.Message)
+
+			By("the first reconcile waits: Reconciling=True, observedGeneration not written")
+			writeStatus(ctx, obj, func() { markReconciling(obj, lc.waitReason, lc.waitMessage) })
+			_, _, u = assess(ctx, obj)
+			observed, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(found).To(BeTrue(), "the CRD defaults status.observedGeneration")
+			Expect(observed).To(Equal(int64(-1)))
+			expectHealth(ctx, obj, kstatus.InProgressStatus, progressing, lc.waitMessage)
+
+			By("Ready=True with observedGeneration == generation")
+			writeStatus(ctx, obj, func() {
+				markReady(obj, lc.readyReason, lc.readyMessage)
+				*lc.observedGeneration(obj) = obj.GetGeneration()
+			})
+			expectHealth(ctx, obj, kstatus.CurrentStatus, healthy, lc.readyMessage)
+
+			By("a spec update bumps the generation, before the operator writes status")
+			lc.changeSpec(obj)
+			Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+			Expect(obj.GetGeneration()).To(Equal(int64(2)))
+			expectHealth(ctx, obj, kstatus.InProgressStatus, progressing,
+				"Waiting for the operator to observe generation 2 (last observed: 1)")
+
+			By("Ready=True again for the new generation")
+			writeStatus(ctx, obj, func() {
+				markReady(obj, lc.readyReason, lc.readyMessage)
+				*lc.observedGeneration(obj) = obj.GetGeneration()
+			})
+			expectHealth(ctx, obj, kstatus.CurrentStatus, healthy, lc.readyMessage)
+
+			By("Reconciling=True at the observed generation (a resync hits the rate limit)")
+			rateLimited := "the Cloudflare API rate limit is reached; retrying in 1m0s"
+			writeStatus(ctx, obj, func() { markReconciling(obj, v1alpha1.ReasonRateLimited, rateLimited) })
+			res, _, _ = assess(ctx, obj)
+			Expect(res.Message).To(Equal(rateLimited))
+			expectHealth(ctx, obj, kstatus.InProgressStatus, progressing, rateLimited)
+
+			By("Stalled=True with a terminal reason, observedGeneration current")
+			writeStatus(ctx, obj, func() {
+				markStalled(obj, lc.stallReason, lc.stallMessage)
+				*lc.observedGeneration(obj) = obj.GetGeneration()
+			})
+			res, _, _ = assess(ctx, obj)
+			Expect(res.Message).To(Equal(lc.stallMessage))
+			expectHealth(ctx, obj, kstatus.FailedStatus, degraded, lc.stallMessage)
+
+			if !lc.deletes {
+				Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+				return
+			}
+
+			By("deleting: the finalizer keeps the object, with a deletionTimestamp")
+			Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+			Expect(obj.GetDeletionTimestamp()).NotTo(BeNil())
+			expectHealth(ctx, obj, kstatus.TerminatingStatus, progressing, "")
+
+			By("Stalled=True with CredentialsNotFound while deleting")
+			blocked := "cannot delete the Cloudflare service: the account's Secret does not exist; restore it, " +
+				"or set spec.deletionPolicy: Orphan to leave the service in Cloudflare"
+			writeStatus(ctx, obj, func() {
+				markStalled(obj, v1alpha1.ReasonCredentialsNotFound, blocked)
+				*lc.observedGeneration(obj) = obj.GetGeneration()
+			})
+			// Argo CD itself shows "Pending deletion" without running the script.
+			expectHealth(ctx, obj, kstatus.TerminatingStatus, degraded, blocked)
+
+			By("releasing the object")
+			patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+			obj.SetFinalizers(nil)
+			Expect(k8sClient.Patch(ctx, obj, patch)).To(Succeed())
+			err = k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "got %v", err)
+		},
+		Entry("ConnectivityService", serviceLifecycle),
+		Entry("CloudflareAccount", namespacedAccountLifecycle),
+		Entry("ClusterCloudflareAccount", clusterAccountLifecycle),
+	)
+})

@@ -125,7 +125,7 @@ helm-lint: helm ## Lint the Helm chart with its default values and with every op
 	"$(HELM)" lint --strict "$(HELM_CHART)" --values test/chart/testdata/all-options.yaml
 
 .PHONY: test-chart
-test-chart: helm kustomize envtest ## Test the Helm chart and config/default (lint, render, server-side dry run).
+test-chart: helm kustomize envtest ## Test the Helm chart and config/default: lint, render, dry run, install.
 	HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
 		go test ./test/chart/... -count=1 -timeout 15m
 

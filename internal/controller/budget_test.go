@@ -106,8 +106,9 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 		time.Sleep(2 * resyncInterval)
 		api.ResetRequests()
 		time.Sleep(3*resyncInterval + resyncInterval/2)
-		var lists []time.Time
-		for _, r := range requestsOf(t.accountID) {
+		steady := requestsOf(t.accountID)
+		lists := make([]time.Time, 0, len(steady))
+		for _, r := range steady {
 			Expect(r.Route).To(Equal(fake.RouteList), "only list calls in steady state, got %+v", r)
 			lists = append(lists, r.Time)
 		}

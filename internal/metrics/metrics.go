@@ -16,31 +16,35 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 )
 
-const namespace = "connectivity_operator"
+const (
+	namespace = "connectivity_operator"
+	// labelAccount is the Cloudflare account id: the one label every API metric has.
+	labelAccount = "account"
+)
 
 var (
 	apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "cloudflare_api_requests_total",
 		Help: "Cloudflare API calls by account, method, route and HTTP status code (0: no response).",
-	}, []string{"account", "method", "route", "code"})
+	}, []string{labelAccount, "method", "route", "code"})
 	apiLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "cloudflare_api_request_duration_seconds",
 		Help:    "Latency of Cloudflare API calls by account and route.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
-	}, []string{"account", "route"})
+	}, []string{labelAccount, "route"})
 	limiterWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "cloudflare_ratelimit_wait_seconds",
 		Help:    "Time calls spent waiting for the credential's API budget.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-	}, []string{"account"})
+	}, []string{labelAccount})
 	rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "cloudflare_api_rate_limited_total",
 		Help: "429 answers from Cloudflare, each of which opened the credential's circuit breaker.",
-	}, []string{"account"})
+	}, []string{labelAccount})
 	driftCorrections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "drift_corrections_total",
 		Help: "Cloudflare services restored to their spec after a change made outside the operator.",
-	}, []string{"account"})
+	}, []string{labelAccount})
 	reconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "reconcile_errors_total",
 		Help: "Failed ConnectivityService reconciles by condition reason.",

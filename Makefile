@@ -209,6 +209,12 @@ test-e2e: envtest kustomize ## Run test/e2e: bin/manager as the kustomize Servic
 		MANAGER_BIN="$(LOCALBIN)/manager" FAKE_API_BIN="$(LOCALBIN)/fake-cloudflare-api" \
 		go test ./test/e2e/ -v -ginkgo.v -timeout $(E2E_TIMEOUT)
 
+.PHONY: test-e2e-chart
+test-e2e-chart: helm ## Run test/e2e against the Helm chart (helm template dist/chart) instead of config/default.
+	mkdir -p "$(LOCALBIN)/e2e-chart"
+	"$(HELM)" template e2e dist/chart --namespace connectivity-operator-system > "$(LOCALBIN)/e2e-chart/chart.yaml"
+	E2E_MANIFESTS="$(LOCALBIN)/e2e-chart/chart.yaml" E2E_ARTIFACTS="$(LOCALBIN)/e2e-chart/run" $(MAKE) test-e2e
+
 .PHONY: demo
 demo: envtest ## Start a local demo (control plane, fake or real API, manager, samples); see hack/demo.sh.
 	ENVTEST_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(KUBECTL)" hack/demo.sh up

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+)
+
+const (
+	// operatorNamespace holds the Secrets of the ClusterCloudflareAccounts.
+	operatorNamespace = "connectivity-operator-system"
+	// defaultSecret is the Secret of the ClusterCloudflareAccount named default.
+	defaultSecret = "cloudflare-credentials"
+	// tokenKey is the Secret key that holds an API token.
+	tokenKey = "apiToken"
+	// tunnelID is the tunnel every benchmark service points at.
+	tunnelID = "0191dce4-9ab4-7fce-b660-8e5dec5172da"
+)
+
+// benchEnv is the control plane, the fake API and a client of the control plane.
+type benchEnv struct {
+	testEnv    *envtest.Environment
+	k8s        client.Client
+	api        *fake.Server
+	apiServer  *httptest.Server
+	kubeconfig string
+}
+
+// startEnv starts envtest with the CRDs and the fake API, writes an admin kubeconfig, and creates
+// the operator namespace with the default account.
+func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
+	env := &benchEnv{testEnv: &envtest.Environment{
+		CRDDirectoryPaths:     []string{crdDir},
+		ErrorIfCRDPathMissing: true,
+	}}
+	fmt.Println("starting envtest control plane and fake Cloudflare API")
+	cfg, err := env.testEnv.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start envtest (is KUBEBUILDER_ASSETS set?): %w", err)
+	}
+	env.api = fake.NewServer()
+	env.apiServer = httptest.NewServer(env.api)
+	scheme := k8sruntime.NewScheme()
+	err = errors.Join(clientgoscheme.AddToScheme(scheme), v1alpha1.AddToScheme(scheme))
+	if err == nil {
+		// The benchmark's own writes and polls must not be throttled on the client side.
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = -1, 0
+		env.k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	}
+	if err == nil {
+		env.kubeconfig, err = writeKubeconfig(env.testEnv)
+	}
+	if err == nil {
+		err = env.createDefaultAccount(ctx)
+	}
+	if err != nil {
+		env.stop()
+		return nil, err
+	}
+	return env, nil
+}
+
+// stop tears everything down; it is safe on a partly started environment.
+func (e *benchEnv) stop() {
+	if e.apiServer != nil {
+		e.apiServer.Close()
+	}
+	if e.kubeconfig != "" {
+		_ = os.Remove(e.kubeconfig)
+	}
+	if err := e.testEnv.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: stopping envtest:", err)
+	}
+}
+
+// apiURL is the fake's base URL as the manager's --cloudflare-api-url.
+func (e *benchEnv) apiURL() string {
+	return e.apiServer.URL + "/client/v4"
+}
+
+// writeKubeconfig writes an admin kubeconfig for the envtest API server to a temporary file.
+func writeKubeconfig(testEnv *envtest.Environment) (string, error) {
+	user, err := testEnv.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("add envtest user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	f, err := os.CreateTemp("", "bench-kubeconfig-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return f.Name(), err
+}
+
+// createDefaultAccount creates the operator namespace, the Secret cloudflare-credentials and the
+// ClusterCloudflareAccount named default, with an account and token the fake knows.
+func (e *benchEnv) createDefaultAccount(ctx context.Context) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}
+	if err := e.k8s.Create(ctx, ns); err != nil {
+		return fmt.Errorf("create namespace: %w", err)
+	}
+	_, err := e.addAccount(ctx, v1alpha1.DefaultClusterAccountName, defaultSecret)
+	return err
+}
+
+// benchAccount is one Cloudflare account of the fake with its token, and the
+// ClusterCloudflareAccount that points at it.
+type benchAccount struct {
+	id     string
+	token  string
+	object string
+	secret string
+}
+
+// addAccount registers a fresh account id and token in the fake, with the benchmark tunnel, and
+// creates its Secret and ClusterCloudflareAccount.
+func (e *benchEnv) addAccount(ctx context.Context, name, secretName string) (*benchAccount, error) {
+	acct := &benchAccount{id: randomHex(16), token: randomHex(20), object: name, secret: secretName}
+	e.api.AddCredential(fake.Credential{Token: acct.token, Accounts: []string{acct.id}})
+	e.api.AddTunnel(acct.id, tunnelID)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: operatorNamespace},
+		StringData: map[string]string{tokenKey: acct.token},
+	}
+	if err := e.k8s.Create(ctx, secret); err != nil {
+		return nil, fmt.Errorf("create secret %s: %w", secretName, err)
+	}
+	obj := &v1alpha1.ClusterCloudflareAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ClusterCloudflareAccountSpec{
+			AccountSpec: v1alpha1.AccountSpec{AccountID: acct.id},
+			SecretRef:   v1alpha1.ClusterSecretReference{Name: secretName, Namespace: operatorNamespace},
+		},
+	}
+	if err := e.k8s.Create(ctx, obj); err != nil {
+		return nil, fmt.Errorf("create ClusterCloudflareAccount %s: %w", name, err)
+	}
+	return acct, nil
+}
+
+// removeAccount deletes an account's ClusterCloudflareAccount and Secret, so that later managers
+// do not verify it again.
+func (e *benchEnv) removeAccount(ctx context.Context, acct *benchAccount) error {
+	obj := &v1alpha1.ClusterCloudflareAccount{ObjectMeta: metav1.ObjectMeta{Name: acct.object}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: acct.secret, Namespace: operatorNamespace}}
+	return errors.Join(
+		client.IgnoreNotFound(e.k8s.Delete(ctx, obj)),
+		client.IgnoreNotFound(e.k8s.Delete(ctx, secret)),
+	)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

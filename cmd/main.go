@@ -113,6 +113,8 @@ func run(o options) error {
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "connectivity-operator.workersvpc.dev",
+		// The lease lives beside the operator; set explicitly so a manager outside a pod works too.
+		LeaderElectionNamespace: o.clusterResourceNamespace,
 		GracefulShutdownTimeout: &o.shutdownTimeout,
 		// Secrets are read one at a time, uncached: never an informer over every Secret.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},

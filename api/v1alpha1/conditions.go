@@ -59,3 +59,8 @@ const (
 
 // Finalizer keeps the object until its Cloudflare service is deleted or orphaned.
 const Finalizer = "connectivity.workersvpc.dev/finalizer"
+
+// AccountInUseFinalizer keeps an account object until no ConnectivityService uses it, so that
+// deleting an account together with its services (kubectl delete -k, a GitOps prune) never
+// leaves the services unable to delete their Cloudflare services.
+const AccountInUseFinalizer = "connectivity.workersvpc.dev/in-use"

@@ -147,9 +147,16 @@ func (r *Resolver) Cluster(obj *v1alpha1.ClusterCloudflareAccount) *Account {
 
 // Credentials reads the account's Secret; ErrSecretNotFound or ErrSecretIncomplete when unusable.
 func (r *Resolver) Credentials(ctx context.Context, acct *Account) (cloudflare.Credentials, error) {
+	creds, _, err := r.VersionedCredentials(ctx, acct)
+	return creds, err
+}
+
+// VersionedCredentials is Credentials plus the Secret's resourceVersion, which tells whether the
+// credentials changed since they were last verified.
+func (r *Resolver) VersionedCredentials(ctx context.Context, acct *Account) (cloudflare.Credentials, string, error) {
 	var secret corev1.Secret
 	if err := r.SecretReader.Get(ctx, acct.Secret, &secret); err != nil {
-		return cloudflare.Credentials{}, notFoundAs(err, ErrSecretNotFound)
+		return cloudflare.Credentials{}, "", notFoundAs(err, ErrSecretNotFound)
 	}
 	creds := cloudflare.Credentials{
 		APIToken: string(secret.Data[KeyAPIToken]),
@@ -157,12 +164,12 @@ func (r *Resolver) Credentials(ctx context.Context, acct *Account) (cloudflare.C
 		Email:    string(secret.Data[KeyEmail]),
 	}
 	if creds.APIToken == "" && (creds.APIKey == "" || creds.Email == "") {
-		return cloudflare.Credentials{}, ErrSecretIncomplete
+		return cloudflare.Credentials{}, "", ErrSecretIncomplete
 	}
 	if creds.APIToken != "" {
 		creds.APIKey, creds.Email = "", ""
 	}
-	return creds, nil
+	return creds, secret.ResourceVersion, nil
 }
 
 // notFoundAs replaces a NotFound API error by sentinel, keeping other errors as they are.

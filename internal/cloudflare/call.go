@@ -76,25 +76,27 @@ func (c *call) service(sdkErr error) (*Service, error) {
 	return &svc, nil
 }
 
-// services decodes a list reply; a null or missing result is an empty page.
-func (c *call) services(sdkErr error) ([]Service, error) {
+// services decodes a list reply; a null or missing result is an empty page. last is true when
+// the reply's result_info says this was the last page.
+func (c *call) services(sdkErr error, page int64) (items []Service, last bool, err error) {
 	env, err := c.envelope(sdkErr)
 	if err != nil || isNull(env.Result) {
-		return nil, err
+		return nil, false, err
 	}
+	last = env.ResultInfo != nil && env.ResultInfo.TotalPages != nil && page >= *env.ResultInfo.TotalPages
 	var raws []json.RawMessage
 	if err := json.Unmarshal(env.Result, &raws); err != nil {
-		return nil, c.replyError("list result is not an array")
+		return nil, false, c.replyError("list result is not an array")
 	}
 	out := make([]Service, 0, len(raws))
 	for _, raw := range raws {
 		svc, err := decodeService(raw)
 		if err != nil {
-			return nil, c.replyError("unreadable service in list")
+			return nil, false, c.replyError("unreadable service in list")
 		}
 		out = append(out, svc)
 	}
-	return out, nil
+	return out, last, nil
 }
 
 // tokenStatus decodes a tokens/verify reply down to result.status.

@@ -214,12 +214,12 @@ func (c *sdkClient) Delete(ctx context.Context, id string) error {
 func (c *sdkClient) List(ctx context.Context) ([]Service, error) {
 	var all []Service
 	for page := int64(1); page <= maxListPages; page++ {
-		items, err := c.listPage(ctx, page, listPageSize)
+		items, last, err := c.listPage(ctx, page, listPageSize)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, items...)
-		if len(items) < listPageSize {
+		if last || len(items) < listPageSize {
 			return all, nil
 		}
 	}
@@ -227,15 +227,15 @@ func (c *sdkClient) List(ctx context.Context) ([]Service, error) {
 		Message: fmt.Sprintf("list did not end after %d full pages", maxListPages)}
 }
 
-// listPage fetches one page of services.
-func (c *sdkClient) listPage(ctx context.Context, page, perPage int64) ([]Service, error) {
+// listPage fetches one page of services; last reports that result_info says there are no more.
+func (c *sdkClient) listPage(ctx context.Context, page, perPage int64) (items []Service, last bool, err error) {
 	call := c.newCall(ctx, http.MethodGet, c.servicesPath(""))
 	var params connectivity.DirectoryServiceListParams
 	params.AccountID.Value, params.AccountID.Present = c.accountID, true
 	params.Page.Value, params.Page.Present = page, true
 	params.PerPage.Value, params.PerPage.Present = perPage, true
-	_, err := c.services.List(call.ctx, params, call.options()...)
-	return call.services(err)
+	_, sdkErr := c.services.List(call.ctx, params, call.options()...)
+	return call.services(sdkErr, page)
 }
 
 // FindByName returns the service with this name from a full List, or ErrNotFound. Names are
@@ -262,7 +262,7 @@ func (c *sdkClient) Verify(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := c.listPage(ctx, 1, 1)
+	_, _, err := c.listPage(ctx, 1, 1)
 	return err
 }
 

@@ -16,9 +16,16 @@ import (
 // envelope is the v4 reply, decoded leniently: unknown fields are ignored and success is
 // optional, because Workers VPC is in beta.
 type envelope struct {
-	Success *bool           `json:"success"`
-	Errors  []envelopeError `json:"errors"`
-	Result  json.RawMessage `json:"result"`
+	Success    *bool           `json:"success"`
+	Errors     []envelopeError `json:"errors"`
+	Result     json.RawMessage `json:"result"`
+	ResultInfo *resultInfo     `json:"result_info"`
+}
+
+// resultInfo is a list reply's paging block. Live replies have been seen without it, so it only
+// ever saves a call, never decides that there is nothing more.
+type resultInfo struct {
+	TotalPages *int64 `json:"total_pages"`
 }
 
 // envelopeError is one entry of the envelope's errors array.

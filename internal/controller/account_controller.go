@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -23,6 +25,10 @@ import (
 // DefaultAccountVerifyInterval is how often Ready credentials are verified again. A Secret change
 // verifies at once, so this only catches tokens revoked or expired inside Cloudflare.
 const DefaultAccountVerifyInterval = time.Hour
+
+// accountReleaseRetry is how often a deleted account in use looks again for its services; their
+// deletions also wake it at once.
+const accountReleaseRetry = 30 * time.Second
 
 // SecretTracker is told which Secret each account object reads, so that a change of that Secret
 // (and only of that Secret) reaches the account and its services.
@@ -40,6 +46,99 @@ type accountVerifier struct {
 	Recorder       events.EventRecorder
 	Secrets        SecretTracker
 	VerifyInterval time.Duration
+	// verified remembers the last successful verification per account object, shared by the
+	// reconcilers of both kinds.
+	verified *verifiedSet
+}
+
+// verifiedSet remembers what was verified, so that several triggers for one unchanged account
+// (its creation and the first event of its Secret's watch, say) cost one verification.
+type verifiedSet struct {
+	mu   sync.Mutex
+	seen map[string]verification
+}
+
+// verification is an account's generation and Secret version when its credentials were verified.
+type verification struct {
+	generation    int64
+	secretVersion string
+	at            time.Time
+}
+
+// fresh tells whether this state of the account was verified less than maxAge ago.
+func (s *verifiedSet) fresh(key string, v verification, maxAge time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := s.seen[key]
+	return ok && last.generation == v.generation && last.secretVersion == v.secretVersion && v.at.Sub(last.at) < maxAge
+}
+
+func (s *verifiedSet) set(key string, v verification) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[key] = v
+}
+
+func (s *verifiedSet) forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.seen, key)
+}
+
+// reconcileAccount protects an account in use from deletion, and verifies it otherwise.
+func (v *accountVerifier) reconcileAccount(ctx context.Context, obj conditionedObject, acct *account.Account, observed *int64) (ctrl.Result, error) {
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return v.releaseAccount(ctx, obj, acct)
+	}
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.AccountInUseFinalizer) {
+		before := obj.DeepCopyObject().(client.Object)
+		conditions := obj.GetConditions()
+		controllerutil.AddFinalizer(obj, v1alpha1.AccountInUseFinalizer)
+		err := v.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		obj.SetConditions(conditions)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return v.verify(ctx, obj, acct, observed)
+}
+
+// releaseAccount lets a deleted account go once no ConnectivityService uses it; until then the
+// services can still reach Cloudflare to delete their services.
+func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObject, acct *account.Account) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.AccountInUseFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	var users v1alpha1.ConnectivityServiceList
+	if err := v.List(ctx, &users, client.MatchingFields{indexAccountRef: acct.Ref.String()}); err != nil {
+		return ctrl.Result{}, err
+	}
+	if n := len(users.Items); n > 0 {
+		first := users.Items[0]
+		markReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
+			"waiting for the %d ConnectivityService(s) that use this account (such as %s/%s) to be deleted first",
+			n, first.Namespace, first.Name))
+		return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
+	}
+	if v.Secrets != nil {
+		v.Secrets.Untrack(acct.Ref.String())
+	}
+	v.verified.forget(acct.Ref.String())
+	before := obj.DeepCopyObject().(client.Object)
+	controllerutil.RemoveFinalizer(obj, v1alpha1.AccountInUseFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(v.Patch(ctx, obj, client.MergeFrom(before)))
+}
+
+// accountOfService maps a deleted service to its account object of one kind, so a deleted
+// account waiting for its services is released as soon as the last one goes.
+func accountOfService(kind v1alpha1.AccountKind) handler.MapFunc {
+	return func(_ context.Context, o client.Object) []reconcile.Request {
+		ref := account.RefFor(o.(*v1alpha1.ConnectivityService))
+		if ref.Kind != kind {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}}
+	}
 }
 
 // verify checks the account's credentials and sets its conditions.
@@ -47,13 +146,18 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 	if v.Secrets != nil {
 		v.Secrets.Track(acct.Ref.String(), acct.Secret)
 	}
-	creds, err := v.Accounts.Credentials(ctx, acct)
+	creds, secretVersion, err := v.Accounts.VersionedCredentials(ctx, acct)
 	if errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete) {
+		v.verified.forget(acct.Ref.String())
 		markReconciling(obj, v1alpha1.ReasonSecretNotFound, secretMessage(acct, err))
 		return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	state := verification{generation: obj.GetGeneration(), secretVersion: secretVersion, at: time.Now()}
+	if v.verified.fresh(acct.Ref.String(), state, v.VerifyInterval) {
+		return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 	}
 	cl, err := v.ClientFor(acct, creds)
 	if err != nil {
@@ -61,8 +165,10 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("Verifying Cloudflare credentials", "account", acct.AccountID)
 	if err := cl.Verify(ctx); err != nil {
+		v.verified.forget(acct.Ref.String())
 		return v.verifyFailed(obj, acct, err, observed)
 	}
+	v.verified.set(acct.Ref.String(), state)
 	markReady(obj, v1alpha1.ReasonVerified, fmt.Sprintf("credentials verified for Cloudflare account %s", acct.AccountID))
 	*observed = obj.GetGeneration()
 	return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
@@ -103,8 +209,9 @@ type CloudflareAccountReconciler struct {
 	accountVerifier
 }
 
-// +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts;clustercloudflareaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts;clustercloudflareaccounts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts/status;clustercloudflareaccounts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts/finalizers;clustercloudflareaccounts/finalizers,verbs=update
 
 // Reconcile verifies one CloudflareAccount.
 func (r *CloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -121,7 +228,7 @@ func (r *CloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Re
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	return r.verify(ctx, obj, r.Accounts.Namespaced(obj), &obj.Status.ObservedGeneration)
+	return r.reconcileAccount(ctx, obj, r.Accounts.Namespaced(obj), &obj.Status.ObservedGeneration)
 }
 
 // ClusterCloudflareAccountReconciler verifies the credentials of cluster-scoped accounts.
@@ -144,7 +251,7 @@ func (r *ClusterCloudflareAccountReconciler) Reconcile(ctx context.Context, req 
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	return r.verify(ctx, obj, r.Accounts.Cluster(obj), &obj.Status.ObservedGeneration)
+	return r.reconcileAccount(ctx, obj, r.Accounts.Cluster(obj), &obj.Status.ObservedGeneration)
 }
 
 func copyAccountStatus(dst, src client.Object) {

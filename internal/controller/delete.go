@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
@@ -36,12 +37,12 @@ func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, obj
 	if err != nil {
 		return r.apiFailure(ctx, obj, err)
 	}
-	if id != "" {
+	if id != "" && !r.Inventory.WasDeleted(conn.acct.AccountID, id) {
 		ctrl.LoggerFrom(ctx).Info("Deleting Cloudflare service", "serviceID", id)
 		if err := conn.cl.Delete(ctx, id); err != nil {
 			return r.apiFailure(ctx, obj, err)
 		}
-		r.Inventory.Forget(conn.acct.AccountID, id)
+		r.Inventory.Deleted(conn.acct.AccountID, id)
 		r.Recorder.Eventf(obj, nil, "Normal", "Deleted", "Delete", "Deleted Cloudflare service %s", id)
 	}
 	return ctrl.Result{}, r.releaseObject(ctx, obj)
@@ -94,7 +95,9 @@ func (r *ConnectivityServiceReconciler) deleteBlocked(obj *v1alpha1.Connectivity
 	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
 }
 
-// releaseObject removes the finalizer, letting Kubernetes delete the object.
+// releaseObject removes the finalizer, letting Kubernetes delete the object. An object already
+// gone was released by an earlier pass.
 func (r *ConnectivityServiceReconciler) releaseObject(ctx context.Context, obj *v1alpha1.ConnectivityService) error {
-	return r.patchMeta(ctx, obj, func() { controllerutil.RemoveFinalizer(obj, v1alpha1.Finalizer) })
+	err := r.patchMeta(ctx, obj, func() { controllerutil.RemoveFinalizer(obj, v1alpha1.Finalizer) })
+	return client.IgnoreNotFound(err)
 }

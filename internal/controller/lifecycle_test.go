@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,6 +42,13 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		expectEvent(ctx, t.ns, v1alpha1.ReasonCreated)
 		Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreateIntent))
 		Expect(got.Finalizers).To(ContainElement(v1alpha1.Finalizer))
+	})
+
+	It("verifies a new account once, however many events reach it", func() {
+		before := api.Count(fake.RouteVerify)
+		newTenant(ctx)
+		Consistently(func() int { return api.Count(fake.RouteVerify) - before }, 2*time.Second, 100*time.Millisecond).
+			Should(Equal(1), "the account's creation and its Secret's first watch event share one verification")
 	})
 
 	It("updates with one PUT on a spec change, keeps createdAt, and makes no PUT on a no-op resync", func() {
@@ -185,6 +193,30 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		expectGone(ctx, obj)
 		Expect(t.remote()).To(BeEmpty())
+		Expect(t.count(fake.RouteDelete)).To(Equal(1))
+	})
+
+	It("keeps an account that services still use until they are deleted", func() {
+		obj := t.service("web")
+		Expect(k8s.Create(ctx, obj)).To(Succeed())
+		expectReady(ctx, obj)
+
+		acct := &v1alpha1.CloudflareAccount{ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: "cf"}}
+		Expect(k8s.Delete(ctx, acct)).To(Succeed())
+		Eventually(func(g Gomega) {
+			var got v1alpha1.CloudflareAccount
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(acct), &got)).To(Succeed())
+			g.Expect(got.DeletionTimestamp).NotTo(BeNil())
+			c := findCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonDeleting))
+			g.Expect(c.Message).To(ContainSubstring(t.ns + "/web"))
+		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+
+		Expect(k8s.Delete(ctx, obj)).To(Succeed())
+		expectGone(ctx, obj)
+		expectGone(ctx, acct)
+		Expect(t.remote()).To(BeEmpty(), "the service could still reach Cloudflare to delete its service")
 		Expect(t.count(fake.RouteDelete)).To(Equal(1))
 	})
 

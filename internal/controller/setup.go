@@ -71,6 +71,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		ClientFor:      cfg.ClientFor,
 		Recorder:       mgr.GetEventRecorder("cloudflareaccount-controller"),
 		VerifyInterval: cfg.AccountVerifyInterval,
+		verified:       &verifiedSet{seen: map[string]verification{}},
 	}
 	var serviceSecrets <-chan event.GenericEvent
 	if cfg.Secrets != nil {
@@ -111,11 +112,19 @@ func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, worke
 // setupAccountControllers registers both account kinds; a Secret change reaches the accounts
 // that read it.
 func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets SecretWatcher) error {
+	serviceGone := builder.WithPredicates(predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(event.UpdateEvent) bool { return false },
+	})
 	ns := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.CloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.ConnectivityService{},
+			handler.EnqueueRequestsFromMapFunc(accountOfService(v1alpha1.AccountKindNamespaced)), serviceGone).
 		Named("cloudflareaccount")
 	cluster := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ClusterCloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.ConnectivityService{},
+			handler.EnqueueRequestsFromMapFunc(accountOfService(v1alpha1.AccountKindCluster)), serviceGone).
 		Named("clustercloudflareaccount")
 	if secrets != nil {
 		ns = ns.WatchesRawSource(source.Channel(secrets.Subscribe(), handler.EnqueueRequestsFromMapFunc(

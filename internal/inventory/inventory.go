@@ -19,7 +19,13 @@ type Inventory struct {
 
 	mu       sync.Mutex
 	accounts map[string]*snapshot
+	// deleted remembers, for a while, the services this process deleted, so a reconcile working
+	// from a cache that has not yet seen the object's release does not delete them twice.
+	deleted map[string]time.Time
 }
+
+// tombstoneAge is how long a deleted service id is remembered: far longer than a cache lags.
+const tombstoneAge = 10 * time.Minute
 
 // snapshot is one account's list. Its own lock makes concurrent lookups of a stale snapshot wait
 // for a single list call instead of each making one.
@@ -31,7 +37,7 @@ type snapshot struct {
 
 // New returns an empty Inventory.
 func New() *Inventory {
-	return &Inventory{Now: time.Now, accounts: map[string]*snapshot{}}
+	return &Inventory{Now: time.Now, accounts: map[string]*snapshot{}, deleted: map[string]time.Time{}}
 }
 
 func (inv *Inventory) snapshot(accountID string) *snapshot {
@@ -110,4 +116,26 @@ func (inv *Inventory) Forget(accountID, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.byID, id)
+}
+
+// Deleted records that this process deleted the service, and forgets it from the account's list.
+func (inv *Inventory) Deleted(accountID, id string) {
+	inv.Forget(accountID, id)
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	now := inv.Now()
+	for old, at := range inv.deleted {
+		if now.Sub(at) > tombstoneAge {
+			delete(inv.deleted, old)
+		}
+	}
+	inv.deleted[accountID+"/"+id] = now
+}
+
+// WasDeleted tells whether this process deleted the service recently.
+func (inv *Inventory) WasDeleted(accountID, id string) bool {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	at, ok := inv.deleted[accountID+"/"+id]
+	return ok && inv.Now().Sub(at) <= tombstoneAge
 }

@@ -108,11 +108,11 @@ func main() {
 func run(o options) error {
 	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsOptions(o),
-		HealthProbeBindAddress:  o.probeAddr,
-		LeaderElection:          o.leaderElect,
-		LeaderElectionID:        "connectivity-operator.workersvpc.dev",
+		Scheme:                 scheme,
+		Metrics:                metricsOptions(o),
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.leaderElect,
+		LeaderElectionID:       "connectivity-operator.workersvpc.dev",
 		// The lease lives beside the operator; set explicitly so a manager outside a pod works too.
 		LeaderElectionNamespace: o.clusterResourceNamespace,
 		GracefulShutdownTimeout: &o.shutdownTimeout,

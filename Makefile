@@ -204,7 +204,7 @@ E2E_TIMEOUT ?= 20m
 .PHONY: test-e2e
 test-e2e: envtest kustomize ## Run test/e2e: bin/manager as the kustomize ServiceAccount, fake API as a process.
 	CGO_ENABLED=0 go build -trimpath -o "$(LOCALBIN)/manager" ./cmd
-	go build -o "$(LOCALBIN)/fake-cloudflare-api" ./cmd/fake-cloudflare-api
+	go build -o "$(LOCALBIN)/fake-cloudflare-api" ./hack/fake-cloudflare-api
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(KUBECTL)" KUSTOMIZE="$(KUSTOMIZE)" \
 		MANAGER_BIN="$(LOCALBIN)/manager" FAKE_API_BIN="$(LOCALBIN)/fake-cloudflare-api" \
 		go test ./test/e2e/ -v -ginkgo.v -timeout $(E2E_TIMEOUT)

@@ -206,7 +206,7 @@ up() {
 
 	step "building bin/manager, bin/fake-cloudflare-api and bin/demo-controlplane"
 	CGO_ENABLED=0 go build -trimpath -o "$manager_bin" ./cmd
-	go build -o "$fake_bin" ./cmd/fake-cloudflare-api
+	go build -o "$fake_bin" ./hack/fake-cloudflare-api
 	go build -o "$controlplane_bin" ./hack/controlplane
 
 	step "starting the control plane (kube-apiserver + etcd)" "$state_dir/controlplane.log"

@@ -1,7 +1,7 @@
 // Package fake is a stateful, protocol-level fake of the Cloudflare Workers VPC connectivity
 // directory API. Tests run it with httptest.NewServer(fake.NewServer()) and drive it through the
 // real client, so JSON shapes, headers, status codes and error mapping are exercised end to end;
-// cmd/fake-cloudflare-api runs the same handler as a process for demos and end-to-end tests.
+// hack/fake-cloudflare-api runs the same handler as a process for demos and end-to-end tests.
 //
 // It reproduces the behaviours documented in the project's API notes that an operator must
 // survive: the envelope, both authentication schemes, name and tunnel conflicts, PUT resetting

@@ -4,7 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -12,11 +14,12 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 )
 
-var update = flag.Bool("update", false, "rewrite gitops/argocd/argocd-cm.yaml from the health.lua files")
+var update = flag.Bool("update", false, "rewrite gitops/argocd/argocd-cm.yaml from gitops/argocd/health.lua")
 
 // wantMessage says what hs.message must be for one fixture.
 type wantMessage func(obj *unstructured.Unstructured) string
@@ -47,9 +50,11 @@ func behind(generation, observed int) wantMessage {
 		generation, observed))
 }
 
+// What the script says of an object without conditions: the wording depends on obj.kind.
 const (
 	waitingForService     = "Waiting for the operator to reconcile the service"
 	waitingForCredentials = "Waiting for the operator to verify the credentials"
+	waitingForOtherKind   = "Waiting for the operator to reconcile the object"
 )
 
 // fixtureCase is one fixture with what Argo CD (the Lua check) and kstatus (Flux, kubectl wait)
@@ -102,7 +107,8 @@ var accountCases = []fixtureCase{
 		"Ready=False/PermissionDenied without Stalled"},
 }
 
-// fixtureTable lists the cases of every kind; the account cases apply to both account kinds.
+// fixtureTable lists the cases of every kind, all run through the one health.lua; the account
+// cases apply to both account kinds.
 var fixtureTable = []struct {
 	kind  string
 	cases []fixtureCase
@@ -135,7 +141,7 @@ var _ = Describe("Argo CD health checks", func() {
 			Expect(obj.GroupVersionKind().Group).To(Equal(apiGroup))
 			Expect(obj.GetKind()).To(Equal(kind))
 
-			got, err := runHealthScript(healthScript(kind), obj.Object)
+			got, err := runHealthScript(healthScript(), obj.Object)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got).To(Equal(health{Status: c.argo, Message: c.message(obj)}))
 
@@ -161,12 +167,35 @@ var _ = Describe("Argo CD health checks", func() {
 		})).To(Succeed())
 	})
 
+	// The wildcard entry in argocd-cm.yaml also hands the script kinds it does not know (a kind
+	// added to the group later), and the script must not depend on obj.kind being there.
+	DescribeTable("words the message for a new object by kind",
+		func(kind any, want string) {
+			obj := map[string]any{"apiVersion": apiGroup + "/v1alpha1"}
+			if kind != nil {
+				obj["kind"] = kind
+			}
+			Expect(runHealthScript(healthScript(), obj)).To(Equal(health{Status: progressing, Message: want}))
+		},
+		Entry("ConnectivityService", "ConnectivityService", waitingForService),
+		Entry("CloudflareAccount", "CloudflareAccount", waitingForCredentials),
+		Entry("ClusterCloudflareAccount", "ClusterCloudflareAccount", waitingForCredentials),
+		Entry("a kind the script does not know", "TunnelRoute", waitingForOtherKind),
+		Entry("no kind", nil, waitingForOtherKind),
+		Entry("a kind of the wrong type", int64(3), waitingForOtherKind),
+	)
+
 	// Objects Argo CD may see from other writers, or from a future operator: the script must
-	// still return a valid status rather than fail (which Argo CD shows as a health error).
+	// still return a valid status rather than fail (which Argo CD shows as a health error), for
+	// every kind, a kind it does not know, and no kind at all.
 	DescribeTable("tolerates unexpected objects",
 		func(obj map[string]any, want string) {
-			for _, kind := range kinds {
-				got, err := runHealthScript(healthScript(kind), obj)
+			for _, kind := range append([]string{"", "TunnelRoute"}, kinds...) {
+				withKind := maps.Clone(obj)
+				if kind != "" {
+					withKind["kind"] = kind
+				}
+				got, err := runHealthScript(healthScript(), withKind)
 				Expect(err).NotTo(HaveOccurred(), kind)
 				Expect(got.Status).To(Equal(want), kind)
 				Expect(got.Message).NotTo(BeEmpty(), kind)
@@ -198,40 +227,74 @@ var _ = Describe("Argo CD health checks", func() {
 		}, progressing),
 	)
 
-	It("ships argocd-cm.yaml with exactly the health.lua files", func() {
-		path := filepath.Join(argocdDir, "argocd-cm.yaml")
+	It("ships argocd-cm.yaml with health.lua for every kind of the group", func() {
+		cmPath := filepath.Join(argocdDir, "argocd-cm.yaml")
 		if *update {
-			Expect(os.WriteFile(path, []byte(renderArgoCDConfigMap()), 0o644)).To(Succeed())
+			Expect(os.WriteFile(cmPath, []byte(renderArgoCDConfigMap()), 0o644)).To(Succeed())
 		}
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(cmPath)
 		Expect(err).NotTo(HaveOccurred())
 		var cm corev1.ConfigMap
 		Expect(yaml.UnmarshalStrict(data, &cm)).To(Succeed())
 		Expect(cm.APIVersion).To(Equal("v1"))
 		Expect(cm.Kind).To(Equal("ConfigMap"))
 		Expect(cm.Name).To(Equal("argocd-cm"))
-
-		want := map[string]string{}
-		for _, kind := range kinds {
-			want[argoCDHealthKey(kind)] = healthScript(kind)
+		// The API server validates data keys the same way: a key with "*" (such as
+		// resource.customizations.health.<group>_*) would make the whole ConfigMap invalid.
+		for key := range cm.Data {
+			Expect(validation.IsConfigMapKey(key)).To(BeEmpty(), "argocd-cm key %q", key)
 		}
-		Expect(cm.Data).To(Equal(want),
-			"argocd-cm.yaml is out of date: run go test ./test/gitops/ -args -update")
+		Expect(cm.Data).To(HaveLen(1))
+		Expect(cm.Data).To(HaveKey(argoCDCustomizationsKey))
+
+		var customizations map[string]argoCDCustomization
+		Expect(yaml.UnmarshalStrict([]byte(cm.Data[argoCDCustomizationsKey]), &customizations)).To(Succeed())
+		Expect(customizations).To(Equal(map[string]argoCDCustomization{
+			argoCDHealthPattern: {HealthLua: healthScript()},
+		}), "argocd-cm.yaml is out of date: run go test ./test/gitops/ -args -update")
+	})
+
+	// Argo CD matches "<group>/<kind>" against the entry with github.com/gobwas/glob, in which "*"
+	// matches any run of characters; path.Match agrees on this pattern, whose "*" comes after the
+	// last "/".
+	It("applies the wildcard entry to every kind of the group and nothing else", func() {
+		for _, kind := range kinds {
+			Expect(path.Match(argoCDHealthPattern, apiGroup+"/"+kind)).To(BeTrue(), kind)
+		}
+		for _, other := range []string{"apps/Deployment", "other.workersvpc.dev/ConnectivityService",
+			apiGroup + ".example.com/ConnectivityService", "x." + apiGroup + "/ConnectivityService"} {
+			Expect(path.Match(argoCDHealthPattern, other)).To(BeFalse(), other)
+		}
 	})
 })
 
-// argoCDHealthKey is the argocd-cm key of a kind's health check.
-func argoCDHealthKey(kind string) string {
-	return "resource.customizations.health." + apiGroup + "_" + kind
+// argoCDCustomizationsKey is the argocd-cm key whose value is YAML: resource customizations keyed
+// by "<group>/<kind>". It is the only place Argo CD (2.6 and later) takes a wildcard: a ConfigMap
+// key cannot contain "*", so resource.customizations.health.<group>_* is not an option.
+const argoCDCustomizationsKey = "resource.customizations"
+
+// argoCDHealthPattern is the resource.customizations entry that gives every kind of the group
+// health.lua.
+const argoCDHealthPattern = apiGroup + "/*"
+
+// argoCDCustomization is the part of a resource.customizations entry that argocd-cm.yaml sets
+// (Argo CD's ResourceOverride has more fields; a strict decode rejects any other).
+type argoCDCustomization struct {
+	HealthLua string `json:"health.lua"`
 }
 
-// renderArgoCDConfigMap writes argocd-cm.yaml: each health.lua as a literal block scalar, whose
-// value is the file's exact content (one final newline, kept by the default "clip" chomping).
+// renderArgoCDConfigMap writes argocd-cm.yaml: health.lua as a literal block scalar nested in the
+// resource.customizations one, whose value is the file's exact content (one final newline, kept
+// by the default "clip" chomping of both).
 func renderArgoCDConfigMap() string {
 	var b strings.Builder
-	b.WriteString(`# Argo CD health checks for connectivity-operator, for the argocd-cm ConfigMap (with the Helm chart:
-# configs.cm). Merge the data keys into your argocd-cm; Argo CD picks them up without a restart.
-# Generated from gitops/argocd/<kind>/health.lua: edit those, then run
+	b.WriteString(`# Argo CD health check for connectivity-operator, for the argocd-cm ConfigMap (with the Helm chart:
+# configs.cm). Merge the data key into your argocd-cm; Argo CD picks it up without a restart. If
+# your argocd-cm already has a resource.customizations key, add the connectivity.workersvpc.dev/*
+# entry to its value instead. The entry's wildcard gives every kind of the group the same script
+# and needs Argo CD 2.6 or later (2.14 or later if other entries match the group too); for older
+# versions, see gitops/README.md.
+# Generated from gitops/argocd/health.lua: edit that, then run
 #   go test ./test/gitops/ -args -update
 apiVersion: v1
 kind: ConfigMap
@@ -243,15 +306,15 @@ metadata:
     app.kubernetes.io/part-of: argocd
 data:
 `)
-	for _, kind := range kinds {
-		b.WriteString("  " + argoCDHealthKey(kind) + ": |\n")
-		for line := range strings.Lines(healthScript(kind)) {
-			if strings.TrimSpace(line) == "" {
-				b.WriteString("\n")
-				continue
-			}
-			b.WriteString("    " + line)
+	b.WriteString("  " + argoCDCustomizationsKey + ": |\n")
+	b.WriteString("    " + argoCDHealthPattern + ":\n")
+	b.WriteString("      health.lua: |\n")
+	for line := range strings.Lines(healthScript()) {
+		if strings.TrimSpace(line) == "" {
+			b.WriteString("\n")
+			continue
 		}
+		b.WriteString("        " + line)
 	}
 	return b.String()
 }

@@ -215,7 +215,7 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), u)).To(Succeed())
 		res, err := kstatus.Compute(u)
 		Expect(err).NotTo(HaveOccurred())
-		h, err := runHealthScript(healthScript(gvk.Kind), u.Object)
+		h, err := runHealthScript(healthScript(), u.Object)
 		Expect(err).NotTo(HaveOccurred())
 		return res, h, u
 	}

@@ -28,10 +28,10 @@ const (
 // apiGroup is the group of every kind; Argo CD keys health checks by group and kind.
 const apiGroup = "connectivity.workersvpc.dev"
 
-// kinds are the operator's kinds, each with its own gitops/argocd/<kind>/health.lua.
+// kinds are the operator's kinds. One script, gitops/argocd/health.lua, serves them all.
 var kinds = []string{"ConnectivityService", "CloudflareAccount", "ClusterCloudflareAccount"}
 
-// argocdDir holds the Lua health checks and the argocd-cm snippet that embeds them.
+// argocdDir holds the Lua health check and the argocd-cm snippet that embeds it.
 var argocdDir = filepath.Join("..", "..", "gitops", "argocd")
 
 // health is what an Argo CD health script returns.
@@ -40,9 +40,9 @@ type health struct {
 	Message string `json:"message"`
 }
 
-// healthScript reads the health check of one kind.
-func healthScript(kind string) string {
-	data, err := os.ReadFile(filepath.Join(argocdDir, kind, "health.lua"))
+// healthScript reads the health check that serves every kind.
+func healthScript() string {
+	data, err := os.ReadFile(filepath.Join(argocdDir, "health.lua"))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return string(data)
 }

@@ -1,12 +1,14 @@
--- Argo CD health check for connectivity.workersvpc.dev/ClusterCloudflareAccount (connectivity-operator).
+-- Argo CD health check for every kind of connectivity.workersvpc.dev (connectivity-operator):
+-- ConnectivityService, CloudflareAccount and ClusterCloudflareAccount. argocd-cm.yaml installs it
+-- once, for connectivity.workersvpc.dev/*; the little that differs by kind comes from obj.kind.
 --
 -- The operator's conditions follow kstatus: Ready is True only when the remote state matches the
 -- spec of status.observedGeneration; Reconciling is True while work is in progress or waiting on
 -- something that resolves by itself; Stalled is True when a person has to act. A Ready=False
 -- with a terminal reason is Degraded even without Stalled.
 --
--- Argo CD runs argocd-cm health checks without Lua's string library (unless
--- resource.customizations.useOpenLibs is set), so this script uses base functions only.
+-- Argo CD runs argocd-cm health checks without Lua's string library (unless useOpenLibs is set
+-- for them), so this script uses base functions only.
 hs = {}
 
 local terminalReasons = {
@@ -15,6 +17,13 @@ local terminalReasons = {
   InvalidSpec = true,
   CredentialsInvalid = true,
   PermissionDenied = true,
+}
+
+-- What the operator does first with a new object of each kind, for the message shown until it has.
+local firstSteps = {
+  ConnectivityService = "reconcile the service",
+  CloudflareAccount = "verify the credentials",
+  ClusterCloudflareAccount = "verify the credentials",
 }
 
 local function findCondition(conditions, conditionType)
@@ -51,7 +60,7 @@ local stalled = findCondition(conditions, "Stalled")
 
 if ready == nil and reconciling == nil and stalled == nil then
   hs.status = "Progressing"
-  hs.message = "Waiting for the operator to verify the credentials"
+  hs.message = "Waiting for the operator to " .. (firstSteps[obj.kind] or "reconcile the object")
   return hs
 end
 

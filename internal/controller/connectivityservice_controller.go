@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
@@ -78,11 +77,9 @@ func (r *ConnectivityServiceReconciler) Reconcile(ctx context.Context, req ctrl.
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
-	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
-		if err := r.patchMeta(ctx, obj, func() { controllerutil.AddFinalizer(obj, v1alpha1.Finalizer) }); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
+	// The finalizer is written with the first record that a remote write may happen (the create
+	// intent, or a claimed service id), never later: an object released without it has nothing
+	// in Cloudflare to delete.
 	return r.reconcileNormal(ctx, obj, patcher)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
@@ -109,7 +110,10 @@ func (r *ConnectivityServiceReconciler) create(ctx context.Context, obj *v1alpha
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.patchMeta(ctx, obj, func() { setAnnotation(obj, v1alpha1.AnnotationCreateIntent, string(raw)) }); err != nil {
+	if err := r.patchMeta(ctx, obj, func() {
+		controllerutil.AddFinalizer(obj, v1alpha1.Finalizer)
+		setAnnotation(obj, v1alpha1.AnnotationCreateIntent, string(raw))
+	}); err != nil {
 		return ctrl.Result{}, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Creating Cloudflare service", "name", body.Name, "account", conn.acct.AccountID)
@@ -194,10 +198,21 @@ func (r *ConnectivityServiceReconciler) claim(ctx context.Context, obj *v1alpha1
 		return r.stall(obj, v1alpha1.ReasonNameConflict, fmt.Sprintf(
 			"Cloudflare service %s is already managed by ConnectivityService %s: one service has one owner", svc.ID, owner)), nil
 	}
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		if err := r.patchMeta(ctx, obj, func() { controllerutil.AddFinalizer(obj, v1alpha1.Finalizer) }); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	obj.Status.ServiceID = svc.ID
 	obj.Status.CreatedAt = timePtr(svc.CreatedAt)
 	obj.Status.UpdatedAt = timePtr(svc.UpdatedAt)
-	markReconciling(obj, v1alpha1.ReasonProgressing, "Cloudflare service "+svc.ID+" recorded; converging it to the spec")
+	if servicespec.Equal(servicespec.Build(obj), svc) {
+		// The usual case after a create: record the service and Ready in one write.
+		markReady(obj, reason, readyMessage(reason, svc.ID))
+		obj.Status.ObservedGeneration = obj.Generation
+	} else {
+		markReconciling(obj, v1alpha1.ReasonProgressing, "Cloudflare service "+svc.ID+" recorded; converging it to the spec")
+	}
 	if err := patcher.patch(ctx, r.Client, obj, copyServiceStatus); err != nil {
 		return ctrl.Result{}, err
 	}

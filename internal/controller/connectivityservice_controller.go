@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -52,6 +53,12 @@ type ConnectivityServiceReconciler struct {
 	ResyncInterval time.Duration
 	// Now is the clock used for create intents; tests may replace it.
 	Now func() time.Time
+
+	// lastCredentials holds, per account object, the credentials this process last read. They
+	// serve only deletes whose Secret is already gone, such as when a namespace is deleted with
+	// its Secret, its account and its services at once: the services can still delete their
+	// Cloudflare services instead of getting stuck.
+	lastCredentials sync.Map
 }
 
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=connectivityservices,verbs=get;list;watch;update;patch
@@ -132,6 +139,12 @@ func (r *ConnectivityServiceReconciler) dial(ctx context.Context, acct *account.
 	if err != nil {
 		return nil, err
 	}
+	r.lastCredentials.Store(acct.Ref.String(), creds)
+	return r.connectWith(acct, creds)
+}
+
+// connectWith builds the account's client from credentials already read.
+func (r *ConnectivityServiceReconciler) connectWith(acct *account.Account, creds cloudflare.Credentials) (*connection, error) {
 	cl, err := r.ClientFor(acct, creds)
 	if err != nil {
 		return nil, err

@@ -49,13 +49,21 @@ func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, obj
 }
 
 // connectForDelete resolves the account and credentials. Unlike the normal path it does not wait
-// for the account to be Ready: a delete should go through whenever the credentials still work.
+// for the account to be Ready: a delete should go through whenever the credentials still work,
+// even when their Secret was deleted a moment before.
 func (r *ConnectivityServiceReconciler) connectForDelete(ctx context.Context, obj *v1alpha1.ConnectivityService) (*connection, error) {
 	acct, err := r.Accounts.Get(ctx, account.RefFor(obj))
 	if err != nil {
 		return nil, err
 	}
-	return r.dial(ctx, acct)
+	conn, err := r.dial(ctx, acct)
+	if errors.Is(err, account.ErrSecretNotFound) {
+		if creds, ok := r.lastCredentials.Load(acct.Ref.String()); ok {
+			ctrl.LoggerFrom(ctx).Info("Secret is gone; deleting with the credentials last read from it", "account", acct.Ref.String())
+			return r.connectWith(acct, creds.(cloudflare.Credentials))
+		}
+	}
+	return conn, err
 }
 
 // serviceToDelete is the status's service id or, when a create's outcome is still unknown, the

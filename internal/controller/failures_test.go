@@ -93,6 +93,38 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		Expect(t.count(fake.RouteCreate)).To(Equal(1))
 	})
 
+	It("deletes its service even when the Secret was deleted just before", func() {
+		obj := t.service("secret-first")
+		Expect(k8s.Create(ctx, obj)).To(Succeed())
+		expectReady(ctx, obj)
+		Expect(k8s.Delete(ctx, &corev1.Secret{ObjectMeta: secretMeta(t)})).To(Succeed())
+		Expect(k8s.Delete(ctx, obj)).To(Succeed())
+		expectGone(ctx, obj)
+		Expect(t.remote()).To(BeEmpty())
+		Expect(t.count(fake.RouteDelete)).To(Equal(1))
+	})
+
+	It("says why it cannot delete without credentials, and lets go with deletionPolicy Orphan", func() {
+		obj := t.service("no-credentials")
+		Expect(k8s.Create(ctx, obj)).To(Succeed())
+		expectReady(ctx, obj)
+
+		By("losing the Secret while no manager remembers it")
+		stopManager()
+		Expect(k8s.Delete(ctx, &corev1.Secret{ObjectMeta: secretMeta(t)})).To(Succeed())
+		startManager()
+		Expect(k8s.Delete(ctx, obj)).To(Succeed())
+		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonCredentialsNotFound)
+		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(And(
+			ContainSubstring("restore it"), ContainSubstring("deletionPolicy: Orphan")))
+		Expect(t.count(fake.RouteDelete)).To(BeZero())
+
+		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
+		expectGone(ctx, obj)
+		Expect(t.remote()).To(HaveLen(1), "Orphan leaves the service in Cloudflare")
+		Expect(t.count(fake.RouteDelete)).To(BeZero())
+	})
+
 	It("uses a rotated token from the next call on", func() {
 		obj := t.service("rotate")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())

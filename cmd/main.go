@@ -77,8 +77,8 @@ func parseFlags() (options, zap.Options) {
 		"Base URL of the Cloudflare API (env CLOUDFLARE_API_URL).")
 	flag.DurationVar(&o.apiTimeout, "cloudflare-api-timeout", 30*time.Second, "Timeout of one Cloudflare API call.")
 	flag.StringVar(&o.clusterResourceNamespace, "cluster-resource-namespace", defaultNamespace(),
-		"Namespace of the Secrets of ClusterCloudflareAccounts whose secretRef names no namespace "+
-			"(default: the pod's namespace).")
+		"Namespace of the Secrets of ClusterCloudflareAccounts whose secretRef names no namespace, "+
+			"and of the leader election and name reservation Leases (default: the pod's namespace).")
 	flag.DurationVar(&o.resyncInterval, "resync-interval", controller.DefaultResyncInterval,
 		"How often a Ready service is compared with Cloudflare (one list call per account per interval).")
 	flag.DurationVar(&o.verifyInterval, "account-verify-interval", controller.DefaultAccountVerifyInterval,
@@ -145,6 +145,8 @@ func run(o options) error {
 		AccountVerifyInterval:   o.verifyInterval,
 		MaxConcurrentReconciles: o.workers,
 		Secrets:                 secrets,
+		// Name reservations live beside the leader election Lease, in the operator's namespace.
+		ReservationNamespace: o.clusterResourceNamespace,
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,9 @@ const (
 	ReasonAdopted = "Adopted"
 	// ReasonNameConflict: another service of that name exists in the account and is not this object's.
 	ReasonNameConflict = "NameConflict"
+	// ReasonOwnershipUnknown: a service of the name exists and an earlier create of this object
+	// may have made it, but nothing proves it did; the object neither claims nor touches it.
+	ReasonOwnershipUnknown = "OwnershipUnknown"
 	// ReasonTunnelNotFound: the tunnel id in the spec is unknown to the account.
 	ReasonTunnelNotFound = "TunnelNotFound"
 	// ReasonInvalidSpec: Cloudflare rejected the spec as invalid.
@@ -50,7 +53,9 @@ const (
 const (
 	// AnnotationAdopt, set to "true", lets the object take over an existing service of its name.
 	AnnotationAdopt = "connectivity.workersvpc.dev/adopt"
-	// AnnotationServiceID imports the existing service with this id.
+	// AnnotationServiceID is the durable record of the object's service id, in metadata so that a
+	// lost status loses nothing (as Crossplane's external-name). The operator writes it when the
+	// object claims a service; a user sets it to import an existing service by id.
 	AnnotationServiceID = "connectivity.workersvpc.dev/service-id"
 	// AnnotationCreateIntent records, before a create call, that a create is in flight; its value
 	// identifies the attempt. It makes an unknown create outcome recoverable without duplicates.

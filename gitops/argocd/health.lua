@@ -13,6 +13,7 @@ hs = {}
 
 local terminalReasons = {
   NameConflict = true,
+  OwnershipUnknown = true,
   TunnelNotFound = true,
   InvalidSpec = true,
   CredentialsInvalid = true,

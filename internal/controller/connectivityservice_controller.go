@@ -16,6 +16,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
 	"github.com/workersvpc/connectivity-operator/internal/inventory"
+	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
 
 // ClientFor builds a Cloudflare client for one account and credential. main wires it to the
@@ -45,6 +46,8 @@ type ConnectivityServiceReconciler struct {
 	Accounts *account.Resolver
 	// ClientFor builds the Cloudflare client of an account.
 	ClientFor ClientFor
+	// Reservations hold the names objects create, claim, rename and delete services under.
+	Reservations *ownership.Reservations
 	// Inventory is the shared per-account service list, refreshed once per ResyncInterval.
 	Inventory *inventory.Inventory
 	// Recorder emits events on the objects.
@@ -97,10 +100,10 @@ func (r *ConnectivityServiceReconciler) reconcileNormal(ctx context.Context, obj
 		return res, err
 	}
 	obj.Status.AccountID = conn.acct.AccountID
-	if obj.Status.ServiceID == "" {
-		return r.reconcileCreate(ctx, obj, conn, patcher)
+	if id := recordedID(obj); id != "" {
+		return r.reconcileRecorded(ctx, obj, conn, patcher, id)
 	}
-	return r.reconcileExisting(ctx, obj, conn, patcher)
+	return r.reconcileCreate(ctx, obj, conn, patcher)
 }
 
 // connection is a resolved account with a client for it.

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +18,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/inventory"
+	"github.com/workersvpc/connectivity-operator/internal/ownership"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
 
@@ -26,10 +26,9 @@ import (
 const (
 	// indexAccountRef finds the services that use an account object.
 	indexAccountRef = "connectivity.workersvpc.dev/account-ref"
-	// indexAccountName finds the services that claim a name in a Cloudflare account.
+	// indexAccountName finds the services that want a name in a Cloudflare account, to wake
+	// those waiting on a name when its holder goes.
 	indexAccountName = "connectivity.workersvpc.dev/account-name"
-	// indexServiceID finds the service that owns a Cloudflare service id.
-	indexServiceID = "connectivity.workersvpc.dev/service-id"
 	// indexSecret finds the account objects that read a Secret.
 	indexSecret = "connectivity.workersvpc.dev/secret"
 )
@@ -48,6 +47,8 @@ type Config struct {
 	MaxConcurrentReconciles int
 	// Secrets watches the Secrets that accounts use; nil disables Secret watching.
 	Secrets SecretWatcher
+	// ReservationNamespace holds the Leases that reserve service names (the operator's own).
+	ReservationNamespace string
 }
 
 // SecretWatcher tracks the Secrets accounts read and reports their changes (see secretwatch).
@@ -82,10 +83,16 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	svc := &ConnectivityServiceReconciler{
-		Client:         mgr.GetClient(),
-		Accounts:       cfg.Accounts,
-		ClientFor:      cfg.ClientFor,
-		Inventory:      inventory.New(),
+		Client:    mgr.GetClient(),
+		Accounts:  cfg.Accounts,
+		ClientFor: cfg.ClientFor,
+		Inventory: inventory.New(),
+		Reservations: &ownership.Reservations{
+			Client:    mgr.GetClient(),
+			Reader:    mgr.GetAPIReader(),
+			Namespace: cfg.ReservationNamespace,
+			Exists:    holderExists(mgr.GetAPIReader()),
+		},
 		Recorder:       mgr.GetEventRecorder("connectivityservice-controller"),
 		ResyncInterval: cfg.ResyncInterval,
 		Now:            time.Now,
@@ -93,12 +100,14 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	return svc.setupWithManager(mgr, cfg.MaxConcurrentReconciles, serviceSecrets)
 }
 
-// setupWithManager watches the objects themselves (spec and annotation changes), the account
-// objects they use, and the Secrets behind those accounts.
+// setupWithManager watches the objects themselves (spec and annotation changes), the deletion of
+// objects whose name others wait for, the account objects they use, and the Secrets behind them.
 func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, workers int, secrets <-chan event.GenericEvent) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ConnectivityService{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged()))).
+		Watches(&v1alpha1.ConnectivityService{}, handler.EnqueueRequestsFromMapFunc(r.waitersOfName),
+			builder.WithPredicates(onlyDeletes())).
 		Watches(&v1alpha1.CloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
@@ -112,10 +121,7 @@ func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, worke
 // setupAccountControllers registers both account kinds; a Secret change reaches the accounts
 // that read it.
 func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets SecretWatcher) error {
-	serviceGone := builder.WithPredicates(predicate.Funcs{
-		CreateFunc: func(event.CreateEvent) bool { return false },
-		UpdateFunc: func(event.UpdateEvent) bool { return false },
-	})
+	serviceGone := builder.WithPredicates(onlyDeletes())
 	ns := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.CloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.ConnectivityService{},
@@ -138,14 +144,24 @@ func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets
 	return cluster.Complete(&ClusterCloudflareAccountReconciler{accountVerifier: verifier})
 }
 
-// userAnnotationsChanged passes updates of the annotations users set (adopt, service-id) and
-// not of the operator's own create intent, whose removal after a refused create must not
-// trigger the retry that a terminal failure forbids.
+// userAnnotationsChanged passes updates of the annotations users set (adopt, and service-id to
+// import a service) and not the operator's own writes: its create intent, whose removal after a
+// refused create must not trigger the retry that a terminal failure forbids, and its record of a
+// service id, written together with the end of the intent, or of the id status already shows.
 func userAnnotationsChanged() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		oldA, newA := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
-		return oldA[v1alpha1.AnnotationAdopt] != newA[v1alpha1.AnnotationAdopt] ||
-			oldA[v1alpha1.AnnotationServiceID] != newA[v1alpha1.AnnotationServiceID]
+		if oldA[v1alpha1.AnnotationAdopt] != newA[v1alpha1.AnnotationAdopt] {
+			return true
+		}
+		id := newA[v1alpha1.AnnotationServiceID]
+		if oldA[v1alpha1.AnnotationServiceID] == id {
+			return false
+		}
+		_, hadIntent := oldA[v1alpha1.AnnotationCreateIntent]
+		_, hasIntent := newA[v1alpha1.AnnotationCreateIntent]
+		recorded := (hadIntent && !hasIntent) || id == e.ObjectNew.(*v1alpha1.ConnectivityService).Status.ServiceID
+		return !recorded
 	}}
 }
 
@@ -162,7 +178,7 @@ func indexAccountSecrets(ctx context.Context, mgr ctrl.Manager, resolver *accoun
 	})
 }
 
-// indexServices indexes services by account object, by claimed name and by service id.
+// indexServices indexes services by account object and by the name they want.
 func indexServices(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	svc := &v1alpha1.ConnectivityService{}
@@ -171,20 +187,12 @@ func indexServices(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, svc, indexAccountName, func(o client.Object) []string {
+	return idx.IndexField(ctx, svc, indexAccountName, func(o client.Object) []string {
 		s := o.(*v1alpha1.ConnectivityService)
 		if s.Status.AccountID == "" {
 			return nil
 		}
 		return []string{s.Status.AccountID + "/" + servicespec.Name(s)}
-	}); err != nil {
-		return err
-	}
-	return idx.IndexField(ctx, svc, indexServiceID, func(o client.Object) []string {
-		if id := o.(*v1alpha1.ConnectivityService).Status.ServiceID; id != "" {
-			return []string{id}
-		}
-		return nil
 	})
 }
 
@@ -221,45 +229,33 @@ func (r *ConnectivityServiceReconciler) servicesOfSecret(ctx context.Context, se
 	return reqs
 }
 
-// nameOwner returns the other object, if any, that has the first claim on this name in this
-// account: one that already has a service or a create in flight, or else the older one. This
-// keeps two objects in different namespaces from fighting over one name.
-func (r *ConnectivityServiceReconciler) nameOwner(ctx context.Context, obj *v1alpha1.ConnectivityService, accountID, name string) (string, error) {
+// waitersOfName maps a deleted service to the others that want its name in its account, so a
+// NameConflict on it clears at once rather than at the next resync.
+func (r *ConnectivityServiceReconciler) waitersOfName(ctx context.Context, o client.Object) []reconcile.Request {
+	gone := o.(*v1alpha1.ConnectivityService)
+	if gone.Status.AccountID == "" {
+		return nil
+	}
 	var list v1alpha1.ConnectivityServiceList
-	if err := r.List(ctx, &list, client.MatchingFields{indexAccountName: accountID + "/" + name}); err != nil {
-		return "", err
+	key := gone.Status.AccountID + "/" + servicespec.Name(gone)
+	if err := r.List(ctx, &list, client.MatchingFields{indexAccountName: key}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list services waiting for a name", "name", key)
+		return nil
 	}
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.UID == obj.UID || !other.DeletionTimestamp.IsZero() {
-			continue
-		}
-		_, pending := readIntent(other)
-		if other.Status.ServiceID != "" || pending || isOlder(other, obj) {
-			return other.Namespace + "/" + other.Name, nil
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, s := range list.Items {
+		if s.UID != gone.UID {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
 		}
 	}
-	return "", nil
+	return reqs
 }
 
-// idOwner returns the other object, if any, that already holds this service id.
-func (r *ConnectivityServiceReconciler) idOwner(ctx context.Context, obj *v1alpha1.ConnectivityService, id string) (string, error) {
-	var list v1alpha1.ConnectivityServiceList
-	if err := r.List(ctx, &list, client.MatchingFields{indexServiceID: id}); err != nil {
-		return "", err
+// onlyDeletes passes delete events only.
+func onlyDeletes() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
-	for _, other := range list.Items {
-		if other.UID != obj.UID {
-			return other.Namespace + "/" + other.Name, nil
-		}
-	}
-	return "", nil
-}
-
-func isOlder(a, b client.Object) bool {
-	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !ta.Equal(&tb) {
-		return ta.Before(&tb)
-	}
-	return fmt.Sprintf("%s/%s", a.GetNamespace(), a.GetName()) < fmt.Sprintf("%s/%s", b.GetNamespace(), b.GetName())
 }

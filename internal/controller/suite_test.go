@@ -108,9 +108,15 @@ var _ = AfterSuite(func() {
 
 // startManager runs the real manager, wired as main wires it, against envtest and the fake API.
 func startManager() {
+	mgrStop, mgrDone = runManager(metricsAddr)
+}
+
+// runManager starts one manager, serving metrics on metricsBind ("0": none), and returns what
+// stops it and what is closed once it has stopped.
+func runManager(metricsBind string) (context.CancelFunc, chan struct{}) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:    scheme,
-		Metrics:   metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:   metricsserver.Options{BindAddress: metricsBind},
 		NewClient: newInterceptedClient,
 		// A restarted manager registers the same controller names again.
 		Controller: config.Controller{SkipNameValidation: new(true)},
@@ -132,14 +138,16 @@ func startManager() {
 		AccountVerifyInterval:   time.Minute,
 		MaxConcurrentReconciles: 4,
 		Secrets:                 secrets,
+		ReservationNamespace:    clusterNamespace,
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
-	mgrStop, mgrDone = cancel, make(chan struct{})
+	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
-		defer close(mgrDone)
+		defer close(done)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+	return cancel, done
 }
 
 func stopManager() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -14,79 +15,131 @@ import (
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
 
-// reconcileExisting observes the object's service through the account's shared list and
-// converges it. Only when the list lacks the service does it ask for it by id, since a list can
-// be up to one resync interval old.
-func (r *ConnectivityServiceReconciler) reconcileExisting(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher) (ctrl.Result, error) {
-	if err := r.clearIntent(ctx, obj); err != nil {
-		return ctrl.Result{}, err
-	}
-	id := obj.Status.ServiceID
-	// Periodic observation spends only what the writes users asked for leave of the budget.
-	observe := ratelimit.WithPriority(ctx, ratelimit.Low)
-	svc, found, err := r.Inventory.ByID(observe, conn.acct.AccountID, conn.cl, id, r.ResyncInterval)
-	if err != nil {
+// recordChangedRetry is how soon an object whose record was just cleared comes back to act on it.
+const recordChangedRetry = time.Second
+
+// reconcileRecorded looks after the service whose id the object records. A record that status
+// does not show yet (a lost status, a restore, an import by id, a record from before the
+// annotation) is taken up with one GET and a claim; otherwise the service is observed through the
+// account's shared list and converged.
+func (r *ConnectivityServiceReconciler) reconcileRecorded(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, id string) (ctrl.Result, error) {
+	svc, err := r.observe(ctx, obj, conn, id)
+	switch {
+	case errors.Is(err, cloudflare.ErrNotFound) && obj.Status.ServiceID == id:
+		return r.recreate(ctx, obj, conn, patcher)
+	case errors.Is(err, cloudflare.ErrNotFound):
+		return r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
+			"annotation %s names service %s, which does not exist in account %s: fix or remove the annotation",
+			v1alpha1.AnnotationServiceID, id, conn.acct.AccountID)), nil
+	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}
-	if !found {
-		got, err := conn.cl.Get(ctx, id)
-		if errors.Is(err, cloudflare.ErrNotFound) {
-			return r.recreate(ctx, obj, conn, patcher)
+	if obj.Annotations[v1alpha1.AnnotationServiceID] != id || obj.Status.ServiceID != id {
+		reason := v1alpha1.ReasonAdopted
+		if obj.Status.ServiceID == id {
+			reason = v1alpha1.ReasonSynced // recorded before the annotation existed
 		}
-		if err != nil {
-			return r.apiFailure(ctx, obj, err)
-		}
-		r.Inventory.Put(conn.acct.AccountID, *got)
-		svc = *got
+		return r.claim(ctx, obj, conn, patcher, svc, reason)
 	}
-	return r.converge(ctx, obj, conn, svc, v1alpha1.ReasonSynced)
+	return r.converge(ctx, obj, conn, patcher, svc, v1alpha1.ReasonSynced)
 }
 
-// recreate handles a service deleted outside the operator: the object forgets it and creates it
-// again, as the spec still asks for it.
+// observe returns the service with this id. A service status already shows comes from the
+// account's shared list, with the low priority of periodic observation; only when the list lacks
+// it, or status does not show it yet, is it asked for by id, since that is the uncertain case.
+func (r *ConnectivityServiceReconciler) observe(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, id string) (cloudflare.Service, error) {
+	if obj.Status.ServiceID == id {
+		low := ratelimit.WithPriority(ctx, ratelimit.Low)
+		svc, found, err := r.Inventory.ByID(low, conn.acct.AccountID, conn.cl, id, r.ResyncInterval)
+		if err != nil || found {
+			return svc, err
+		}
+	}
+	got, err := conn.cl.Get(ctx, id)
+	if err != nil {
+		return cloudflare.Service{}, err
+	}
+	r.Inventory.Put(conn.acct.AccountID, *got)
+	return *got, nil
+}
+
+// recreate handles a service deleted outside the operator: the object clears its record and
+// comes back to create it again, as the spec still asks for it. Status is cleared first, so the
+// next pass cannot see the old id in status once the annotation is gone.
 func (r *ConnectivityServiceReconciler) recreate(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher) (ctrl.Result, error) {
-	gone := obj.Status.ServiceID
+	gone := recordedID(obj)
 	r.Inventory.Forget(conn.acct.AccountID, gone)
+	if err := r.Reservations.Release(ctx, serviceIDKey(conn.acct.AccountID, gone), holderOf(obj)); err != nil {
+		return ctrl.Result{}, err
+	}
 	r.Recorder.Eventf(obj, nil, "Normal", "Recreating", "Create",
 		"Cloudflare service %s was deleted outside the operator; creating it again", gone)
 	obj.Status.ServiceID, obj.Status.CreatedAt, obj.Status.UpdatedAt = "", nil, nil
-	return r.reconcileCreate(ctx, obj, conn, patcher)
+	markReconciling(obj, v1alpha1.ReasonProgressing, "the Cloudflare service was deleted outside the operator; creating it again")
+	if err := patcher.patch(ctx, r.Client, obj, copyServiceStatus); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.patchMeta(ctx, obj, func() { delete(obj.Annotations, v1alpha1.AnnotationServiceID) }); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: recordChangedRetry}, nil
 }
 
 // converge makes the remote service match the spec with one full PUT, and none when it already
-// does. A difference at an already-handled generation is drift made outside the operator.
-func (r *ConnectivityServiceReconciler) converge(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, remote cloudflare.Service, reason string) (ctrl.Result, error) {
+// does. A write needs the reservation of the spec's name; a rename then gives up the old one. A
+// difference at an already-handled generation is drift made outside the operator.
+func (r *ConnectivityServiceReconciler) converge(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, remote cloudflare.Service, reason string) (ctrl.Result, error) {
 	desired := servicespec.Build(obj)
 	if servicespec.Equal(desired, remote) {
-		markReady(obj, reason, readyMessage(reason, remote.ID))
-		obj.Status.ObservedGeneration = obj.Generation
+		r.stillReady(obj, reason, remote.ID)
 		return r.resync(), nil
+	}
+	if res, held, err := r.reserve(ctx, obj, conn.acct.AccountID, desired.Name); !held {
+		return res, err
+	}
+	if stalledOnOwnership(obj) && desired.Name != remote.Name {
+		// A rename refused before: look in the shared list first rather than PUT again each resync.
+		other, found, err := r.Inventory.ByName(ctx, conn.acct.AccountID, conn.cl, desired.Name, r.ResyncInterval)
+		if err != nil {
+			return r.apiFailure(ctx, obj, err)
+		}
+		if found && other.ID != remote.ID {
+			return r.stallOwnership(obj, v1alpha1.ReasonNameConflict, renameConflictMessage(remote.ID, desired.Name, conn.acct.AccountID)), nil
+		}
 	}
 	drift := obj.Status.ObservedGeneration == obj.Generation
 	ctrl.LoggerFrom(ctx).Info("Updating Cloudflare service", "serviceID", remote.ID, "drift", drift)
 	updated, err := conn.cl.Update(ctx, remote.ID, desired)
 	switch {
 	case errors.Is(err, cloudflare.ErrNotFound):
-		return r.recreate(ctx, obj, conn, newStatusPatcher(obj))
+		return r.recreate(ctx, obj, conn, patcher)
 	case errors.Is(err, cloudflare.ErrNameConflict):
-		return r.stall(obj, v1alpha1.ReasonNameConflict, fmt.Sprintf(
-			"cannot rename service %s to %q: another service in account %s has that name; choose another spec.name",
-			remote.ID, desired.Name, conn.acct.AccountID)), nil
+		return r.stallOwnership(obj, v1alpha1.ReasonNameConflict, renameConflictMessage(remote.ID, desired.Name, conn.acct.AccountID)), nil
 	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}
 	r.Inventory.Put(conn.acct.AccountID, *updated)
 	obj.Status.UpdatedAt = timePtr(updated.UpdatedAt)
+	if remote.Name != desired.Name {
+		if err := r.Reservations.ReleaseAll(ctx, holderOf(obj), conn.acct.AccountID,
+			serviceKey(conn.acct.AccountID, desired.Name), serviceIDKey(conn.acct.AccountID, remote.ID)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	r.convergedEvent(obj, conn, remote.ID, drift, reason)
+	r.ready(obj, reason, remote.ID)
+	return r.resync(), nil
+}
+
+// convergedEvent records an update: drift undone, or a spec change applied.
+func (r *ConnectivityServiceReconciler) convergedEvent(obj *v1alpha1.ConnectivityService, conn *connection, id string, drift bool, reason string) {
 	if drift {
 		metrics.DriftCorrected(conn.acct.AccountID)
 		r.Recorder.Eventf(obj, nil, "Normal", "DriftCorrected", "Update",
-			"Cloudflare service %s was changed outside the operator; restored it to the spec", remote.ID)
+			"Cloudflare service %s was changed outside the operator; restored it to the spec", id)
 	} else if reason == v1alpha1.ReasonSynced {
-		r.Recorder.Eventf(obj, nil, "Normal", "Updated", "Update", "Updated Cloudflare service %s to the spec", remote.ID)
+		r.Recorder.Eventf(obj, nil, "Normal", "Updated", "Update", "Updated Cloudflare service %s to the spec", id)
 	}
-	markReady(obj, reason, readyMessage(reason, remote.ID))
-	obj.Status.ObservedGeneration = obj.Generation
-	return r.resync(), nil
 }
 
 func readyMessage(reason, id string) string {
@@ -98,4 +151,9 @@ func readyMessage(reason, id string) string {
 	default:
 		return "Cloudflare service " + id + " matches the spec"
 	}
+}
+
+func renameConflictMessage(id, name, accountID string) string {
+	return fmt.Sprintf("cannot rename service %s to %q: another service in account %s has that name; choose another spec.name",
+		id, name, accountID)
 }

@@ -82,6 +82,7 @@ var serviceCases = []fixtureCase{
 	{"ready-generation-behind", progressing, behind(4, 3), kstatus.InProgressStatus,
 		"Ready, but observedGeneration behind"},
 	{"stalled-name-conflict", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/NameConflict"},
+	{"stalled-ownership-unknown", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/OwnershipUnknown"},
 	// kstatus reads Ready=False as InProgress; the operator always sets Stalled with a terminal reason.
 	{"ready-false-tunnel-not-found", degraded, conditionMessage("Ready"), kstatus.InProgressStatus,
 		"Ready=False/TunnelNotFound without Stalled"},

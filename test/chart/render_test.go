@@ -194,8 +194,13 @@ func TestRenderOptions(t *testing.T) {
 			if slices.Contains(args, "--leader-elect") {
 				t.Errorf("--leader-elect with leader election off")
 			}
-			if len(ofKind(objs, "Role")) > 0 || len(ofKind(objs, "RoleBinding")) > 0 {
+			if find(objs, "Role", releaseName+"-leader-election-role") != nil ||
+				find(objs, "RoleBinding", releaseName+"-leader-election-rolebinding") != nil {
 				t.Errorf("leader election Role rendered with leader election off")
+			}
+			if find(objs, "Role", releaseName+"-reservation-role") == nil ||
+				find(objs, "RoleBinding", releaseName+"-reservation-rolebinding") == nil {
+				t.Errorf("name reservation Role missing with leader election off: the manager needs it always")
 			}
 		},
 	}, {

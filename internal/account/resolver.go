@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +38,10 @@ var (
 	ErrSecretNotFound = errors.New("secret not found")
 	// ErrSecretIncomplete means the Secret exists but holds neither apiToken nor apiKey+email.
 	ErrSecretIncomplete = errors.New("secret holds no usable credentials")
+	// ErrCredentialsMalformed means a credential in the Secret has white space or a control
+	// character inside it, which no Cloudflare token or key has (surrounding white space, such as
+	// the newline `kubectl create secret --from-file` keeps, is trimmed instead).
+	ErrCredentialsMalformed = errors.New("secret holds a credential with white space inside it")
 )
 
 // Account is a resolved account object: which Cloudflare account, and where its credentials are.
@@ -159,9 +165,14 @@ func (r *Resolver) VersionedCredentials(ctx context.Context, acct *Account) (clo
 		return cloudflare.Credentials{}, "", notFoundAs(err, ErrSecretNotFound)
 	}
 	creds := cloudflare.Credentials{
-		APIToken: string(secret.Data[KeyAPIToken]),
-		APIKey:   string(secret.Data[KeyAPIKey]),
-		Email:    string(secret.Data[KeyEmail]),
+		APIToken: strings.TrimSpace(string(secret.Data[KeyAPIToken])),
+		APIKey:   strings.TrimSpace(string(secret.Data[KeyAPIKey])),
+		Email:    strings.TrimSpace(string(secret.Data[KeyEmail])),
+	}
+	for _, v := range []string{creds.APIToken, creds.APIKey, creds.Email} {
+		if strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			return cloudflare.Credentials{}, "", ErrCredentialsMalformed
+		}
 	}
 	if creds.APIToken == "" && (creds.APIKey == "" || creds.Email == "") {
 		return cloudflare.Credentials{}, "", ErrSecretIncomplete

@@ -76,3 +76,21 @@ func RetryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// Cause describes a failed call for a condition message: the same text for every retry of one
+// cause, so retries never rewrite status. It leaves out what differs per request (the CF-Ray id,
+// which goes to events and logs) and the path.
+func Cause(err error) string {
+	apiErr, ok := errors.AsType[*APIError](err)
+	if !ok || apiErr.StatusCode == 0 {
+		return "no answer from the Cloudflare API"
+	}
+	msg := fmt.Sprintf("HTTP %d", apiErr.StatusCode)
+	if apiErr.Code != 0 {
+		msg += fmt.Sprintf(", code %d", apiErr.Code)
+	}
+	if apiErr.Message != "" {
+		msg += ": " + apiErr.Message
+	}
+	return msg
+}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -152,6 +152,12 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 		markReconciling(obj, v1alpha1.ReasonSecretNotFound, secretMessage(acct, err))
 		return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 	}
+	if errors.Is(err, account.ErrCredentialsMalformed) {
+		v.verified.forget(acct.Ref.String())
+		v.stallAccount(obj, v1alpha1.ReasonCredentialsInvalid, malformedMessage(acct))
+		*observed = obj.GetGeneration()
+		return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -166,7 +172,7 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 	ctrl.LoggerFrom(ctx).V(1).Info("Verifying Cloudflare credentials", "account", acct.AccountID)
 	if err := cl.Verify(ctx); err != nil {
 		v.verified.forget(acct.Ref.String())
-		return v.verifyFailed(obj, acct, err, observed)
+		return v.verifyFailed(ctx, obj, acct, err, observed)
 	}
 	v.verified.set(acct.Ref.String(), state)
 	markReady(obj, v1alpha1.ReasonVerified, fmt.Sprintf("credentials verified for Cloudflare account %s", acct.AccountID))
@@ -174,34 +180,54 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 	return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 }
 
-// verifyFailed sorts a failed verification like apiFailure does for services.
-func (v *accountVerifier) verifyFailed(obj conditionedObject, acct *account.Account, err error, observed *int64) (ctrl.Result, error) {
+// verifyFailed sorts a failed verification: rejected credentials are terminal; anything else says
+// nothing about them and is tried again (verifyDeferred).
+func (v *accountVerifier) verifyFailed(ctx context.Context, obj conditionedObject, acct *account.Account, err error, observed *int64) (ctrl.Result, error) {
 	var reason, message string
 	switch {
-	case errors.Is(err, cloudflare.ErrRateLimited):
-		wait, ok := cloudflare.RetryAfter(err)
-		if !ok {
-			wait = rateLimitedRetry
-		}
-		markReconciling(obj, v1alpha1.ReasonRateLimited, fmt.Sprintf("the Cloudflare API rate limit is reached; retrying in %s", wait))
-		return ctrl.Result{RequeueAfter: wait}, nil
 	case errors.Is(err, cloudflare.ErrUnauthorized):
 		reason = v1alpha1.ReasonCredentialsInvalid
-		message = fmt.Sprintf("Cloudflare rejected the credentials in Secret %s: put a valid, active API token under key %q (%v)",
-			acct.Secret, account.KeyAPIToken, err)
+		message = fmt.Sprintf("Cloudflare rejected the credentials in Secret %s: put a valid, active API token under key %q (%s)",
+			acct.Secret, account.KeyAPIToken, cloudflare.Cause(err))
 	case errors.Is(err, cloudflare.ErrForbidden):
 		reason = v1alpha1.ReasonPermissionDenied
-		message = fmt.Sprintf("the credentials in Secret %s lack the Workers VPC permission on account %s: grant \"Connectivity Directory Admin\" (%v)",
-			acct.Secret, acct.AccountID, err)
+		message = fmt.Sprintf("the credentials in Secret %s lack the Workers VPC permission on account %s: grant \"Connectivity Directory Admin\" (%s)",
+			acct.Secret, acct.AccountID, cloudflare.Cause(err))
 	default:
-		markReconciling(obj, v1alpha1.ReasonAPIError, fmt.Sprintf("verifying credentials failed, retrying with backoff: %v", err))
-		return ctrl.Result{}, err
+		return v.verifyDeferred(ctx, obj, err)
 	}
+	v.stallAccount(obj, reason, message)
+	*observed = obj.GetGeneration()
+	return ctrl.Result{RequeueAfter: credentialsRetry}, nil
+}
+
+// verifyDeferred handles a verification that could not be made (rate limited, a 5xx, no answer):
+// it says nothing about the credentials, so an account verified before stays Ready, and its
+// services with it; only an account never verified shows that it waits.
+func (v *accountVerifier) verifyDeferred(ctx context.Context, obj conditionedObject, err error) (ctrl.Result, error) {
+	ctrl.LoggerFrom(ctx).Info("Could not verify Cloudflare credentials; trying again later", "error", err.Error())
+	wait, limited := cloudflare.RetryAfter(err)
+	if !limited && errors.Is(err, cloudflare.ErrRateLimited) {
+		wait, limited = rateLimitedRetry, true
+	}
+	if ready := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		if limited {
+			markReconciling(obj, v1alpha1.ReasonRateLimited, "the Cloudflare API rate limit of these credentials is reached; verification resumes by itself")
+		} else {
+			markReconciling(obj, v1alpha1.ReasonAPIError, "verifying the credentials failed ("+cloudflare.Cause(err)+"); retrying with backoff")
+		}
+	}
+	if limited {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// stallAccount marks a terminal failure of an account and emits its warning event once.
+func (v *accountVerifier) stallAccount(obj conditionedObject, reason, message string) {
 	if markStalled(obj, reason, message) {
 		v.Recorder.Eventf(obj, nil, "Warning", reason, "Verify", "%s", message)
 	}
-	*observed = obj.GetGeneration()
-	return ctrl.Result{RequeueAfter: credentialsRetry}, nil
 }
 
 // CloudflareAccountReconciler verifies the credentials of namespaced accounts.
@@ -223,11 +249,7 @@ func (r *CloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := newStatusPatcher(obj)
-	defer func() {
-		if err := patcher.patch(ctx, r.Client, obj, copyAccountStatus); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, err})
-		}
-	}()
+	defer finishWithStatus(ctx, r.Client, patcher, obj, copyAccountStatus, &result, &retErr)
 	return r.reconcileAccount(ctx, obj, r.Accounts.Namespaced(obj), &obj.Status.ObservedGeneration)
 }
 
@@ -246,11 +268,7 @@ func (r *ClusterCloudflareAccountReconciler) Reconcile(ctx context.Context, req 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := newStatusPatcher(obj)
-	defer func() {
-		if err := patcher.patch(ctx, r.Client, obj, copyAccountStatus); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, err})
-		}
-	}()
+	defer finishWithStatus(ctx, r.Client, patcher, obj, copyAccountStatus, &result, &retErr)
 	return r.reconcileAccount(ctx, obj, r.Accounts.Cluster(obj), &obj.Status.ObservedGeneration)
 }
 

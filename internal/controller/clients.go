@@ -39,7 +39,7 @@ func NewClientFor(opts ClientOptions) ClientFor {
 		}
 		transport := &ratelimit.Transport{
 			Base:      opts.Base,
-			Limiter:   opts.Limits.For(creds.Fingerprint(), perWindow, burst),
+			Limiter:   opts.Limits.For(creds.Fingerprint(), acct.Ref.String(), perWindow, burst),
 			AccountID: acct.AccountID,
 			Observer:  opts.Observer,
 		}

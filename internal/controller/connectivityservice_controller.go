@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,11 +77,7 @@ func (r *ConnectivityServiceReconciler) Reconcile(ctx context.Context, req ctrl.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := newStatusPatcher(obj)
-	defer func() {
-		if err := patcher.patch(ctx, r.Client, obj, copyServiceStatus); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, err})
-		}
-	}()
+	defer finishWithStatus(ctx, r.Client, patcher, obj, copyServiceStatus, &result, &retErr)
 
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
@@ -129,9 +124,15 @@ func (r *ConnectivityServiceReconciler) connect(ctx context.Context, obj *v1alph
 		return nil, ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
 	}
 	conn, err := r.dial(ctx, acct)
-	if errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete) {
+	switch {
+	case errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete):
 		markReconciling(obj, v1alpha1.ReasonCredentialsNotFound, secretMessage(acct, err))
 		return nil, ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
+	case errors.Is(err, account.ErrCredentialsMalformed) || errors.Is(err, cloudflare.ErrInvalid):
+		// Credentials no client can be made with: a person must fix the Secret, whose change
+		// wakes this object.
+		r.stall(obj, v1alpha1.ReasonCredentialsInvalid, malformedMessage(acct))
+		return nil, ctrl.Result{RequeueAfter: credentialsRetry}, nil
 	}
 	return conn, ctrl.Result{}, err
 }

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
 	"github.com/workersvpc/connectivity-operator/internal/metrics"
+	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 )
 
 // apiFailure sorts a failed Cloudflare call into exactly one bucket (house style):
@@ -25,29 +27,70 @@ func (r *ConnectivityServiceReconciler) apiFailure(ctx context.Context, obj *v1a
 		if !ok {
 			wait = rateLimitedRetry
 		}
+		if budgetWait(err) {
+			// The operator's own pacing, not Cloudflare's refusal: no warning, just a wait.
+			markReconciling(obj, v1alpha1.ReasonRateLimited, "waiting for room in this account's API budget; calls resume by themselves")
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
 		metrics.ReconcileError(v1alpha1.ReasonRateLimited)
-		markReconciling(obj, v1alpha1.ReasonRateLimited, fmt.Sprintf(
-			"the Cloudflare API rate limit of this account's credentials is reached; calls resume at %s",
-			time.Now().Add(wait).UTC().Format(time.RFC3339)))
+		r.waiting(obj, v1alpha1.ReasonRateLimited,
+			"the Cloudflare API rate limit of this account's credentials is reached; calls resume by themselves", err)
 		return ctrl.Result{RequeueAfter: wait}, nil
 	case errors.Is(err, cloudflare.ErrTunnelNotFound):
 		return r.stall(obj, v1alpha1.ReasonTunnelNotFound, fmt.Sprintf(
-			"the tunnel in spec.host is not in Cloudflare account %s: fix the tunnelID (%v)", obj.Status.AccountID, err)), nil
+			"the tunnel in spec.host is not in Cloudflare account %s: fix the tunnelID (%s)", obj.Status.AccountID, cloudflare.Cause(err))), nil
 	case errors.Is(err, cloudflare.ErrInvalid), errors.Is(err, cloudflare.ErrNameConflict):
-		return r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("Cloudflare rejected the spec: fix it (%v)", err)), nil
+		return r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("Cloudflare rejected the spec: fix it (%s)", cloudflare.Cause(err))), nil
 	case errors.Is(err, cloudflare.ErrUnauthorized):
 		r.stall(obj, v1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
-			"Cloudflare rejected the account's credentials: put a valid API token in the account's Secret (%v)", err))
+			"Cloudflare rejected the account's credentials: put a valid API token in the account's Secret (%s)", cloudflare.Cause(err)))
 		return ctrl.Result{RequeueAfter: credentialsRetry}, nil
 	case errors.Is(err, cloudflare.ErrForbidden):
 		r.stall(obj, v1alpha1.ReasonPermissionDenied, fmt.Sprintf(
-			"the API token lacks the Workers VPC permission: grant it \"Connectivity Directory Admin\" on the account (%v)", err))
+			"the API token lacks the Workers VPC permission: grant it \"Connectivity Directory Admin\" on the account (%s)", cloudflare.Cause(err)))
 		return ctrl.Result{RequeueAfter: credentialsRetry}, nil
 	}
 	metrics.ReconcileError(v1alpha1.ReasonAPIError)
 	ctrl.LoggerFrom(ctx).Error(err, "Cloudflare API call failed; retrying with backoff")
-	markReconciling(obj, v1alpha1.ReasonAPIError, fmt.Sprintf("Cloudflare API call failed, retrying with backoff: %v", err))
+	r.waiting(obj, v1alpha1.ReasonAPIError, "Cloudflare API call failed ("+cloudflare.Cause(err)+"); retrying with backoff", err)
 	return ctrl.Result{}, err
+}
+
+// waiting marks a wait that resolves by itself, with a message that is the same for every retry
+// of one cause (so retries write no status), and one Warning event per cause, which carries the
+// request's details (the CF-Ray id Cloudflare support asks for).
+func (r *ConnectivityServiceReconciler) waiting(obj *v1alpha1.ConnectivityService, reason, message string, err error) {
+	prev := meta.FindStatusCondition(obj.Status.Conditions, v1alpha1.ConditionReconciling)
+	markReconciling(obj, reason, message)
+	if prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != reason || prev.Message != message {
+		r.Recorder.Eventf(obj, nil, "Warning", reason, "Reconcile", "%s: %v", message, err)
+	}
+}
+
+// observationFailed handles a failed look at a service that was Ready for this generation: it
+// says nothing about the service, so Ready stays as it was (Argo CD and Flux health do not flap
+// with Cloudflare's), and the object looks again at its next resync. A log line and the
+// observation failure metric show it; the account's shared list is not retried before then.
+func (r *ConnectivityServiceReconciler) observationFailed(ctx context.Context, accountID string, err error) ctrl.Result {
+	metrics.ObservationFailed(accountID)
+	ctrl.LoggerFrom(ctx).Info("Could not observe the Cloudflare service; keeping its last observed state", "error", err.Error())
+	if wait, ok := cloudflare.RetryAfter(err); ok && wait > r.ResyncInterval {
+		return ctrl.Result{RequeueAfter: wait}
+	}
+	return r.resync()
+}
+
+// budgetWait tells whether err is the operator's own budget asking a call to wait, rather than
+// a 429 (from Cloudflare, or held after one).
+func budgetWait(err error) bool {
+	apiErr, ok := errors.AsType[*cloudflare.APIError](err)
+	return ok && apiErr.Code == ratelimit.CodeBudgetWait
+}
+
+// readyNow tells whether the object is Ready for its current generation.
+func readyNow(obj *v1alpha1.ConnectivityService) bool {
+	c := meta.FindStatusCondition(obj.Status.Conditions, v1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && obj.Status.ObservedGeneration == obj.Generation
 }
 
 // stall marks a terminal failure and emits its warning event once, not on every retry. Its

@@ -32,3 +32,8 @@ func secretMessage(acct *account.Account, err error) string {
 func deleteCredentialsMessage(what string) string {
 	return fmt.Sprintf("cannot delete the Cloudflare service: %s; restore it, or set spec.deletionPolicy: Orphan to leave the service in Cloudflare", what)
 }
+
+func malformedMessage(acct *account.Account) string {
+	return fmt.Sprintf("a credential in Secret %s of %s has white space or a line break inside it: put the API token under key %q as it is, without anything around or inside it",
+		acct.Secret, acct.Ref, account.KeyAPIToken)
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -110,7 +112,7 @@ func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, worke
 			builder.WithPredicates(onlyDeletes())).
 		Watches(&v1alpha1.CloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, RateLimiter: retryBackoff()}).
 		Named("connectivityservice")
 	if secrets != nil {
 		b = b.WatchesRawSource(source.Channel(secrets, handler.EnqueueRequestsFromMapFunc(r.servicesOfSecret)))
@@ -142,6 +144,22 @@ func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets
 		return err
 	}
 	return cluster.Complete(&ClusterCloudflareAccountReconciler{accountVerifier: verifier})
+}
+
+// Backoff of failed reconciles (transient errors), as Flux's --min-retry-delay: a first retry
+// 750 ms later rather than controller-runtime's 5 ms, so a failing API is not hammered and a
+// retry reads a cache that has caught up with the status the failure wrote.
+const (
+	minRetryDelay = 750 * time.Millisecond
+	maxRetryDelay = 5 * time.Minute
+)
+
+// retryBackoff is controller-runtime's default rate limiter with the slower first retry.
+func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](minRetryDelay, maxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // userAnnotationsChanged passes updates of the annotations users set (adopt, and service-id to

@@ -2,10 +2,13 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
@@ -74,13 +77,14 @@ func newStatusPatcher(obj client.Object) *statusPatcher {
 }
 
 // patch sends the status changes made since the patcher was created (or last patched). The base
-// takes the object's current metadata so that only status differs and no stale resourceVersion
-// turns the patch into a conflict.
+// takes the object's current metadata so that only status differs. The patch carries the
+// resourceVersion the reconcile worked from: a reconcile that read a cache not yet showing a
+// newer write gets a conflict (a requeue, see requeueOnConflict) instead of overwriting it.
 func (p *statusPatcher) patch(ctx context.Context, c client.Client, obj client.Object, copyStatus func(dst, src client.Object)) error {
 	base := obj.DeepCopyObject().(client.Object)
 	copyStatus(base, p.before)
-	patch := client.MergeFrom(base)
-	if data, err := patch.Data(obj); err == nil && string(data) == "{}" {
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if data, err := client.MergeFrom(base).Data(obj); err == nil && string(data) == "{}" {
 		return nil // a no-op resync writes nothing
 	}
 	if err := c.Status().Patch(ctx, obj, patch); err != nil {
@@ -91,4 +95,24 @@ func (p *statusPatcher) patch(ctx context.Context, c client.Client, obj client.O
 	}
 	p.before = obj.DeepCopyObject().(client.Object)
 	return nil
+}
+
+// conflictRetry is how soon a reconcile whose write met a newer version of the object comes back.
+const conflictRetry = time.Second
+
+// finishWithStatus writes the status at the end of a reconcile. A conflict means the reconcile
+// worked from an object already out of date: it is a requeue, not an error.
+func finishWithStatus(ctx context.Context, c client.Client, p *statusPatcher, obj client.Object, copyStatus func(dst, src client.Object),
+	result *ctrl.Result, retErr *error) {
+	err := p.patch(ctx, c, obj, copyStatus)
+	switch {
+	case err == nil:
+	case apierrors.IsConflict(err) && *retErr == nil:
+		if result.RequeueAfter == 0 || result.RequeueAfter > conflictRetry {
+			result.RequeueAfter = conflictRetry
+		}
+	case apierrors.IsConflict(err):
+	default:
+		*retErr = kerrors.NewAggregate([]error{*retErr, err})
+	}
 }

@@ -31,6 +31,8 @@ func (r *ConnectivityServiceReconciler) reconcileRecorded(ctx context.Context, o
 		return r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
 			"annotation %s names service %s, which does not exist in account %s: fix or remove the annotation",
 			v1alpha1.AnnotationServiceID, id, conn.acct.AccountID)), nil
+	case err != nil && obj.Status.ServiceID == id && readyNow(obj):
+		return r.observationFailed(ctx, conn.acct.AccountID, err), nil
 	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}

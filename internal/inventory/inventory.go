@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 )
 
 // Inventory is safe for concurrent use by every reconcile worker.
@@ -27,12 +28,28 @@ type Inventory struct {
 // tombstoneAge is how long a deleted service id is remembered: far longer than a cache lags.
 const tombstoneAge = 10 * time.Minute
 
-// snapshot is one account's list. Its own lock makes concurrent lookups of a stale snapshot wait
-// for a single list call instead of each making one.
+// failedListHold is how long periodic observation leaves an account's list alone after it
+// failed without a Retry-After: every object of the account would otherwise try it again.
+const failedListHold = 10 * time.Second
+
+// snapshot is one account's list. Its lock guards the fields only and is never held during a
+// list call, so a lookup that must not wait (a user's create) never waits behind observation
+// waiting for the budget. Concurrent lookups of a stale snapshot share one list call.
 type snapshot struct {
 	mu        sync.Mutex
 	fetchedAt time.Time
 	byID      map[string]cloudflare.Service
+	// failed and retryAt hold back periodic observation after a failed list.
+	failed  error
+	retryAt time.Time
+	// inflight is the list call under way at each priority.
+	inflight map[ratelimit.Priority]*listCall
+}
+
+// listCall is one list call that lookups share.
+type listCall struct {
+	done chan struct{}
+	err  error
 }
 
 // New returns an empty Inventory.
@@ -45,39 +62,83 @@ func (inv *Inventory) snapshot(accountID string) *snapshot {
 	defer inv.mu.Unlock()
 	s, ok := inv.accounts[accountID]
 	if !ok {
-		s = &snapshot{}
+		s = &snapshot{inflight: map[ratelimit.Priority]*listCall{}}
 		inv.accounts[accountID] = s
 	}
 	return s
 }
 
-// fresh lists the account's services when the snapshot is older than maxAge. The caller must
-// hold s.mu, so callers that find the same stale snapshot wait for one list call.
+// fresh makes sure the snapshot is at most maxAge old, listing the account if not. A lookup
+// joins a list call already under way at its own priority or higher (observation joins a user's
+// list, never the other way round); observation also gives a list that just failed a rest.
 func (inv *Inventory) fresh(ctx context.Context, s *snapshot, cl cloudflare.Client, maxAge time.Duration) error {
-	if s.byID != nil && inv.Now().Sub(s.fetchedAt) < maxAge {
-		return nil
+	prio := ratelimit.PriorityOf(ctx)
+	for {
+		s.mu.Lock()
+		if s.byID != nil && inv.Now().Sub(s.fetchedAt) < maxAge {
+			s.mu.Unlock()
+			return nil
+		}
+		if prio == ratelimit.Low && s.failed != nil && inv.Now().Before(s.retryAt) {
+			err := s.failed
+			s.mu.Unlock()
+			return err
+		}
+		call := s.inflight[ratelimit.High]
+		if call == nil && prio == ratelimit.Low {
+			call = s.inflight[ratelimit.Low]
+		}
+		if call == nil {
+			call = &listCall{done: make(chan struct{})}
+			s.inflight[prio] = call
+			s.mu.Unlock()
+			return inv.list(ctx, s, cl, prio, call)
+		}
+		s.mu.Unlock()
+		select {
+		case <-call.done:
+			if call.err != nil {
+				return call.err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+}
+
+// list makes the list call of a lookup and hands its outcome to the lookups that joined it.
+func (inv *Inventory) list(ctx context.Context, s *snapshot, cl cloudflare.Client, prio ratelimit.Priority, call *listCall) error {
 	list, err := cl.List(ctx)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.byID = make(map[string]cloudflare.Service, len(list))
+		for _, svc := range list {
+			s.byID[svc.ID] = svc
+		}
+		s.fetchedAt, s.failed = inv.Now(), nil
+	} else {
+		hold, ok := cloudflare.RetryAfter(err)
+		if !ok {
+			hold = failedListHold
+		}
+		s.failed, s.retryAt = err, inv.Now().Add(hold)
 	}
-	s.byID = make(map[string]cloudflare.Service, len(list))
-	for _, svc := range list {
-		s.byID[svc.ID] = svc
-	}
-	s.fetchedAt = inv.Now()
-	return nil
+	delete(s.inflight, prio)
+	call.err = err
+	close(call.done)
+	return err
 }
 
 // ByID returns the service with this id from a list at most maxAge old, listing first if the
 // snapshot is older. found is false when the list does not hold it.
 func (inv *Inventory) ByID(ctx context.Context, accountID string, cl cloudflare.Client, id string, maxAge time.Duration) (svc cloudflare.Service, found bool, err error) {
 	s := inv.snapshot(accountID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := inv.fresh(ctx, s, cl, maxAge); err != nil {
 		return cloudflare.Service{}, false, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	svc, found = s.byID[id]
 	return svc, found, nil
 }
@@ -86,11 +147,11 @@ func (inv *Inventory) ByID(ctx context.Context, accountID string, cl cloudflare.
 // snapshot is older.
 func (inv *Inventory) ByName(ctx context.Context, accountID string, cl cloudflare.Client, name string, maxAge time.Duration) (svc cloudflare.Service, found bool, err error) {
 	s := inv.snapshot(accountID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := inv.fresh(ctx, s, cl, maxAge); err != nil {
 		return cloudflare.Service{}, false, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, svc := range s.byID {
 		if svc.Name == name {
 			return svc, true, nil

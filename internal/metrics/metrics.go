@@ -45,6 +45,10 @@ var (
 		Namespace: namespace, Name: "drift_corrections_total",
 		Help: "Cloudflare services restored to their spec after a change made outside the operator.",
 	}, []string{labelAccount})
+	observationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "observation_failures_total",
+		Help: "Looks at Ready services that failed (a failed list or get); Ready stays as last observed.",
+	}, []string{labelAccount})
 	reconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "reconcile_errors_total",
 		Help: "Failed ConnectivityService reconciles by condition reason.",
@@ -71,6 +75,9 @@ func (API) Tripped(accountID string) { rateLimited.WithLabelValues(accountID).In
 // DriftCorrected records a corrected out-of-band change.
 func DriftCorrected(accountID string) { driftCorrections.WithLabelValues(accountID).Inc() }
 
+// ObservationFailed records a failed look at a Ready service, which leaves it Ready.
+func ObservationFailed(accountID string) { observationFailures.WithLabelValues(accountID).Inc() }
+
 // ReconcileError records a failed reconcile under its condition reason.
 func ReconcileError(reason string) { reconcileErrors.WithLabelValues(reason).Inc() }
 
@@ -89,7 +96,7 @@ func Register(reader client.Reader, circuits func() int) {
 	services, openCircuits = reader, circuits
 	sourcesMu.Unlock()
 	registerOnce.Do(func() {
-		ctrlmetrics.Registry.MustRegister(apiCalls, apiLatency, limiterWait, rateLimited, driftCorrections, reconcileErrors,
+		ctrlmetrics.Registry.MustRegister(apiCalls, apiLatency, limiterWait, rateLimited, driftCorrections, observationFailures, reconcileErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: namespace, Name: "cloudflare_circuit_breakers_open",
 				Help: "Credentials whose calls are held after a 429 until Retry-After passes.",

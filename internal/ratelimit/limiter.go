@@ -7,6 +7,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,17 +38,35 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 	return context.WithValue(ctx, priorityKey{}, p)
 }
 
-func priorityOf(ctx context.Context) Priority {
+// PriorityOf is the priority of the calls made with ctx.
+func PriorityOf(ctx context.Context) Priority {
 	if p, ok := ctx.Value(priorityKey{}).(Priority); ok {
 		return p
 	}
 	return High
 }
 
+// DefaultMaxWait is the longest a call of a Registry's limiters waits for the budget. A longer
+// wait is answered at once (see WaitTooLongError), so one credential short of budget never holds
+// the reconcile workers that every other account needs: the object comes back later instead.
+const DefaultMaxWait = 2 * time.Second
+
+// WaitTooLongError says the budget has no room for a call within the limiter's longest wait.
+type WaitTooLongError struct {
+	// Wait is how long the call would have had to wait.
+	Wait time.Duration
+}
+
+func (e *WaitTooLongError) Error() string {
+	return fmt.Sprintf("the credential's API budget has no room for %s", e.Wait.Round(time.Millisecond))
+}
+
 // Limiter is the budget of one credential.
 type Limiter struct {
 	bucket *rate.Limiter
 	now    func() time.Time
+	// maxWait bounds a wait for the budget; zero waits as long as it takes.
+	maxWait time.Duration
 
 	mu        sync.Mutex
 	openUntil time.Time
@@ -100,13 +119,38 @@ func (l *Limiter) reserve() float64 {
 // not wait for an open circuit: the caller answers that itself, since the wait can be minutes.
 func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 	start := l.now()
-	if priorityOf(ctx) == Low {
+	if PriorityOf(ctx) == Low {
 		if err := l.waitForReserve(ctx); err != nil {
 			return l.now().Sub(start), err
 		}
 	}
-	err := l.bucket.Wait(ctx)
+	err := l.waitForToken(ctx)
 	return l.now().Sub(start), err
+}
+
+// waitForToken takes a token, waiting for it up to maxWait.
+func (l *Limiter) waitForToken(ctx context.Context) error {
+	if l.maxWait <= 0 {
+		return l.bucket.Wait(ctx)
+	}
+	r := l.bucket.Reserve()
+	delay := r.Delay()
+	if !r.OK() || delay > l.maxWait {
+		r.Cancel()
+		return &WaitTooLongError{Wait: delay}
+	}
+	if delay == 0 {
+		return nil
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
 }
 
 // waitForReserve holds a Low call until the bucket holds more than the reserve.
@@ -118,6 +162,9 @@ func (l *Limiter) waitForReserve(ctx context.Context) error {
 			return nil
 		}
 		delay := time.Duration(need / float64(l.bucket.Limit()) * float64(time.Second))
+		if l.maxWait > 0 && delay > l.maxWait {
+			return &WaitTooLongError{Wait: delay}
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -132,19 +179,26 @@ type Registry struct {
 	// PerWindow and Burst are the defaults, from --cloudflare-requests-per-5m and --cloudflare-burst.
 	PerWindow int
 	Burst     int
+	// MaxWait bounds each call's wait for the budget (DefaultMaxWait from NewRegistry).
+	MaxWait time.Duration
 
 	mu       sync.Mutex
 	limiters map[string]*Limiter
+	// overrides holds, per credential, each user's {perWindow, burst}.
+	overrides map[string]map[string][2]int
 }
 
 // NewRegistry returns a Registry with these defaults.
 func NewRegistry(perWindow, burst int) *Registry {
-	return &Registry{PerWindow: perWindow, Burst: burst, limiters: map[string]*Limiter{}}
+	return &Registry{PerWindow: perWindow, Burst: burst, MaxWait: DefaultMaxWait,
+		limiters: map[string]*Limiter{}, overrides: map[string]map[string][2]int{}}
 }
 
-// For returns the credential's limiter, applying an override (zero values keep the default).
-// key identifies the credential without being it (see CredentialKey).
-func (r *Registry) For(key string, perWindow, burst int) *Limiter {
+// For returns the credential's limiter for one of its users (owner: an account object), with
+// that user's override (zero values keep the default). Several account objects may share one
+// credential with different overrides: the credential's budget is then the lowest of theirs, as
+// the same token's budget cannot be spent twice. key identifies the credential without being it.
+func (r *Registry) For(key, owner string, perWindow, burst int) *Limiter {
 	if perWindow <= 0 {
 		perWindow = r.PerWindow
 	}
@@ -153,9 +207,17 @@ func (r *Registry) For(key string, perWindow, burst int) *Limiter {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.overrides[key] == nil {
+		r.overrides[key] = map[string][2]int{}
+	}
+	r.overrides[key][owner] = [2]int{perWindow, burst}
+	for _, o := range r.overrides[key] {
+		perWindow, burst = min(perWindow, o[0]), min(burst, o[1])
+	}
 	l, ok := r.limiters[key]
 	if !ok {
 		l = NewLimiter(perWindow, burst)
+		l.maxWait = r.MaxWait
 		r.limiters[key] = l
 		return l
 	}

@@ -254,11 +254,11 @@ func TestLimiterLowPriorityGoesWithBurstOne(t *testing.T) {
 func TestRegistryFor(t *testing.T) {
 	r := ratelimit.NewRegistry(onePerSecond, 2)
 
-	a := r.For("cred-a", 0, 0)
-	if again := r.For("cred-a", 0, 0); again != a {
+	a := r.For("cred-a", "acct", 0, 0)
+	if again := r.For("cred-a", "acct", 0, 0); again != a {
 		t.Error("For returned a new limiter for the same key, want the shared one")
 	}
-	if b := r.For("cred-b", 0, 0); b == a {
+	if b := r.For("cred-b", "acct", 0, 0); b == a {
 		t.Error("For returned the same limiter for different keys")
 	}
 }
@@ -278,7 +278,7 @@ func TestRegistryForAppliesBurst(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ratelimit.NewRegistry(onePerSecond, 2)
-			l := r.For("cred", tt.perWindow, tt.burst)
+			l := r.For("cred", "acct", tt.perWindow, tt.burst)
 			if got := available(t, l, 20); got != tt.want {
 				t.Errorf("For(%d, %d) let %d calls through at once, want %d", tt.perWindow, tt.burst, got, tt.want)
 			}
@@ -288,7 +288,7 @@ func TestRegistryForAppliesBurst(t *testing.T) {
 
 func TestRegistryForAppliesRateOverride(t *testing.T) {
 	r := ratelimit.NewRegistry(onePerSecond, 1)
-	l := r.For("cred", twentyPerSecond, 0)
+	l := r.For("cred", "acct", twentyPerSecond, 0)
 	if !tryTake(t, l, ratelimit.High) {
 		t.Fatal("first call of the burst was refused")
 	}
@@ -302,12 +302,12 @@ func TestRegistryForAppliesRateOverride(t *testing.T) {
 
 func TestRegistryForOverridesAnExistingLimiterInPlace(t *testing.T) {
 	r := ratelimit.NewRegistry(onePerSecond, 2)
-	l := r.For("cred", 0, 0)
+	l := r.For("cred", "acct", 0, 0)
 	if got := available(t, l, 10); got != 2 {
 		t.Fatalf("default burst = %d, want 2", got)
 	}
 
-	again := r.For("cred", onePerSecond, 10)
+	again := r.For("cred", "acct", onePerSecond, 10)
 	if again != l {
 		t.Fatal("an override replaced the credential's limiter, want it changed in place")
 	}
@@ -317,7 +317,7 @@ func TestRegistryForOverridesAnExistingLimiterInPlace(t *testing.T) {
 
 	// A rate override reaches the existing limiter too: at the default one call per second the
 	// next token would be a second away, at 20 per second it is at most 50ms away.
-	r.For("cred", twentyPerSecond, 0)
+	r.For("cred", "acct", twentyPerSecond, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	if _, err := l.Wait(ctx); err != nil {
@@ -327,7 +327,7 @@ func TestRegistryForOverridesAnExistingLimiterInPlace(t *testing.T) {
 
 func TestRegistryKeysAreIndependent(t *testing.T) {
 	r := ratelimit.NewRegistry(onePerSecond, 2)
-	a, b := r.For("cred-a", 0, 0), r.For("cred-b", 0, 0)
+	a, b := r.For("cred-a", "acct", 0, 0), r.For("cred-b", "acct", 0, 0)
 
 	if got := available(t, a, 10); got != 2 {
 		t.Fatalf("cred-a burst = %d, want 2", got)
@@ -362,7 +362,7 @@ func TestRegistryOpenCircuits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ratelimit.NewRegistry(onePerSecond, 2)
 			for _, key := range []string{"a", "b", "c"} {
-				l := r.For(key, 0, 0)
+				l := r.For(key, "acct", 0, 0)
 				if until, ok := tt.trips[key]; ok {
 					l.Trip(until)
 				}
@@ -371,5 +371,21 @@ func TestRegistryOpenCircuits(t *testing.T) {
 				t.Errorf("OpenCircuits() = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRegistrySharedCredentialTakesTheLowestOverride(t *testing.T) {
+	r := ratelimit.NewRegistry(twentyPerSecond, 10)
+	l := r.For("cred", "account-a", 0, 8)
+	if got := available(t, l, 20); got != 8 {
+		t.Fatalf("burst = %d, want account-a's 8", got)
+	}
+	// account-b shares the token with a lower burst; account-a coming back must not raise it.
+	r2 := ratelimit.NewRegistry(twentyPerSecond, 10)
+	r2.For("cred", "account-a", 0, 8)
+	r2.For("cred", "account-b", 0, 3)
+	shared := r2.For("cred", "account-a", 0, 8)
+	if got := available(t, shared, 20); got != 3 {
+		t.Errorf("burst = %d, want the lower override of the two accounts sharing the token (3)", got)
 	}
 }

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -44,6 +45,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	waited, err := t.Limiter.Wait(req.Context())
 	if t.Observer != nil {
 		t.Observer.Waited(t.AccountID, waited)
+	}
+	if tooLong, ok := errors.AsType[*WaitTooLongError](err); ok {
+		return localRateLimit(req, CodeBudgetWait, time.Now().Add(tooLong.Wait),
+			"not sent: this credential's API budget (--cloudflare-requests-per-5m or spec.rateLimit) has no room yet"), nil
 	}
 	if err != nil {
 		closeBody(req)
@@ -95,12 +100,25 @@ func closeBody(req *http.Request) {
 	}
 }
 
+// Codes of the local 429 answers, so callers can tell them from Cloudflare's own.
+const (
+	// CodeCircuitOpen: Cloudflare answered 429 and the credential's calls are held.
+	CodeCircuitOpen = 971
+	// CodeBudgetWait: the operator's own budget for the credential has no room yet.
+	CodeBudgetWait = 972
+)
+
 // circuitOpen is the local answer while the circuit is open: a 429 in Cloudflare's envelope.
 func circuitOpen(req *http.Request, until time.Time) *http.Response {
+	return localRateLimit(req, CodeCircuitOpen, until, "not sent: this credential is rate limited by Cloudflare")
+}
+
+// localRateLimit answers a call that was not sent with a 429 in Cloudflare's envelope, with a
+// Retry-After of the time until it may go out.
+func localRateLimit(req *http.Request, code int, until time.Time, message string) *http.Response {
 	closeBody(req)
 	secs := int(math.Ceil(time.Until(until).Seconds()))
-	body := fmt.Sprintf(`{"success":false,"errors":[{"code":971,"message":"not sent: this credential is rate limited by Cloudflare until %s"}],"messages":[],"result":null}`,
-		until.UTC().Format(time.RFC3339))
+	body := fmt.Sprintf(`{"success":false,"errors":[{"code":%d,"message":%q}],"messages":[],"result":null}`, code, message)
 	return &http.Response{
 		StatusCode:    http.StatusTooManyRequests,
 		Status:        "429 Too Many Requests",

@@ -2,28 +2,32 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
 )
 
-// callLog is the part of the fake's request log that one scenario's token made.
+// callLog is the part of the fake's request log that one scenario's tokens made.
 type callLog []fake.Request
 
-// newCallLog keeps the calls in the account, and those its token made outside any account
-// (/user/tokens/verify), which count against the same budget.
-func newCallLog(all []fake.Request, accountID string) callLog {
-	label := ""
+// newCallLog keeps the calls in the accounts, and those their tokens made outside any account
+// (/user/tokens/verify), which count against the same budgets.
+func newCallLog(all []fake.Request, accts ...*benchAccount) callLog {
+	ids := map[string]bool{}
+	for _, acct := range accts {
+		ids[acct.id] = true
+	}
+	labels := map[string]bool{}
 	for _, r := range all {
-		if r.AccountID == accountID && r.Credential != "" && r.Credential != "unknown" {
-			label = r.Credential
-			break
+		if ids[r.AccountID] && r.Credential != "" && r.Credential != "unknown" {
+			labels[r.Credential] = true
 		}
 	}
 	var out callLog
 	for _, r := range all {
-		if r.AccountID == accountID || (label != "" && r.Credential == label) {
+		if ids[r.AccountID] || labels[r.Credential] {
 			out = append(out, r)
 		}
 	}
@@ -32,39 +36,65 @@ func newCallLog(all []fake.Request, accountID string) callLog {
 
 // between keeps the calls that arrived in [from, to).
 func (l callLog) between(from, to time.Time) callLog {
-	var out callLog
-	for _, r := range l {
-		if !r.Time.Before(from) && r.Time.Before(to) {
-			out = append(out, r)
-		}
-	}
-	return out
+	return l.where(func(r fake.Request) bool { return !r.Time.Before(from) && r.Time.Before(to) })
 }
 
+// count is the number of calls.
 func (l callLog) count() int {
 	return len(l)
 }
 
 // route counts the calls of these routes.
 func (l callLog) route(routes ...fake.Route) int {
-	n := 0
-	for _, r := range l {
-		if slices.Contains(routes, r.Route) {
-			n++
-		}
-	}
-	return n
+	return l.where(func(r fake.Request) bool { return slices.Contains(routes, r.Route) }).count()
 }
 
 // status counts the calls answered with this HTTP status.
 func (l callLog) status(code int) int {
-	n := 0
+	return l.where(func(r fake.Request) bool { return r.Status == code }).count()
+}
+
+// routeStatus counts the calls of a route answered with this HTTP status.
+func (l callLog) routeStatus(route fake.Route, code int) int {
+	return l.where(func(r fake.Request) bool { return r.Route == route && r.Status == code }).count()
+}
+
+// where keeps the calls for which keep is true.
+func (l callLog) where(keep func(fake.Request) bool) callLog {
+	var out callLog
 	for _, r := range l {
-		if r.Status == code {
-			n++
+		if keep(r) {
+			out = append(out, r)
 		}
 	}
-	return n
+	return out
+}
+
+// listPasses counts the full list passes: list calls for page 1 of more than one service a page.
+func (l callLog) listPasses() int {
+	return l.where(func(r fake.Request) bool {
+		q, _ := url.ParseQuery(r.Query)
+		return r.Route == fake.RouteList && q.Get("page") == "1" && q.Get("per_page") != "1"
+	}).count()
+}
+
+// probeLists counts the list calls of one service, the probe a verification makes of the
+// account's permission.
+func (l callLog) probeLists() int {
+	return l.where(func(r fake.Request) bool {
+		q, _ := url.ParseQuery(r.Query)
+		return r.Route == fake.RouteList && q.Get("per_page") == "1"
+	}).count()
+}
+
+// firstAfter returns when the first call at or after t that keep accepts arrived.
+func (l callLog) firstAfter(t time.Time, keep func(fake.Request) bool) (time.Time, bool) {
+	for _, r := range l {
+		if !r.Time.Before(t) && keep(r) {
+			return r.Time, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // byRoute counts the calls per route; calls that matched no route count as "unrouted".

@@ -6,19 +6,23 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
 
 const (
@@ -30,19 +34,28 @@ const (
 	tokenKey = "apiToken"
 	// tunnelID is the tunnel every benchmark service points at.
 	tunnelID = "0191dce4-9ab4-7fce-b660-8e5dec5172da"
+	// leaderElectionID is the manager's leader election Lease (cmd/main.go).
+	leaderElectionID = "connectivity-operator.workersvpc.dev"
 )
 
-// benchEnv is the control plane, the fake API and a client of the control plane.
+// benchEnv is the control plane, the fake API and the benchmark's clients of the control plane.
 type benchEnv struct {
-	testEnv    *envtest.Environment
-	k8s        client.Client
+	testEnv *envtest.Environment
+	k8s     client.Client
+	// watched is an informer cache of the ConnectivityServices, which readiness is polled from;
+	// stopWatching stops it.
+	watched      cache.Cache
+	stopWatching context.CancelFunc
+	// metrics reads the API server's /metrics at host (see apiwrites.go).
+	metrics    *http.Client
+	host       string
 	api        *fake.Server
 	apiServer  *httptest.Server
 	kubeconfig string
 }
 
-// startEnv starts envtest with the CRDs and the fake API, writes an admin kubeconfig, and creates
-// the operator namespace with the default account.
+// startEnv starts envtest with the CRDs and the fake API, connects to the control plane, writes
+// an admin kubeconfig, and creates the operator namespace with the default account.
 func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
 	env := &benchEnv{testEnv: &envtest.Environment{
 		CRDDirectoryPaths:     []string{crdDir},
@@ -55,14 +68,7 @@ func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
 	}
 	env.api = fake.NewServer()
 	env.apiServer = httptest.NewServer(env.api)
-	scheme := k8sruntime.NewScheme()
-	err = errors.Join(clientgoscheme.AddToScheme(scheme), v1alpha1.AddToScheme(scheme))
-	if err == nil {
-		// The benchmark's own writes and polls must not be throttled on the client side.
-		cfg = rest.CopyConfig(cfg)
-		cfg.QPS, cfg.Burst = -1, 0
-		env.k8s, err = client.New(cfg, client.Options{Scheme: scheme})
-	}
+	err = env.connect(ctx, cfg)
 	if err == nil {
 		env.kubeconfig, err = writeKubeconfig(env.testEnv)
 	}
@@ -76,8 +82,53 @@ func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
 	return env, nil
 }
 
+// connect makes the benchmark's client, its cache of the objects and its /metrics client. None
+// is throttled on the client side: the benchmark's own creates and reads must never be what
+// limits a scenario.
+func (e *benchEnv) connect(ctx context.Context, cfg *rest.Config) error {
+	scheme := k8sruntime.NewScheme()
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), v1alpha1.AddToScheme(scheme)); err != nil {
+		return err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	var err error
+	if e.k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	if e.metrics, err = rest.HTTPClientFor(cfg); err != nil {
+		return err
+	}
+	e.host = cfg.Host
+	e.watched, e.stopWatching, err = watchServices(ctx, cfg, scheme)
+	return err
+}
+
+// watchServices starts an informer cache of every ConnectivityService and waits for its first
+// list. It strips managed fields, which the benchmark never reads.
+func watchServices(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme) (
+	cache.Cache, context.CancelFunc, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := c.GetInformer(ctx, &v1alpha1.ConnectivityService{}); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		cancel()
+		return nil, nil, errors.New("the cache of ConnectivityServices did not sync")
+	}
+	return c, cancel, nil
+}
+
 // stop tears everything down; it is safe on a partly started environment.
 func (e *benchEnv) stop() {
+	if e.stopWatching != nil {
+		e.stopWatching()
+	}
 	if e.apiServer != nil {
 		e.apiServer.Close()
 	}
@@ -126,13 +177,14 @@ func (e *benchEnv) createDefaultAccount(ctx context.Context) error {
 	return err
 }
 
-// benchAccount is one Cloudflare account of the fake with its token, and the
-// ClusterCloudflareAccount that points at it.
+// benchAccount is one Cloudflare account of the fake with its token, the ClusterCloudflareAccount
+// that points at it, and the namespace of the scenario's objects that use it.
 type benchAccount struct {
-	id     string
-	token  string
-	object string
-	secret string
+	id        string
+	token     string
+	object    string
+	secret    string
+	namespace string
 }
 
 // addAccount registers a fresh account id and token in the fake, with the benchmark tunnel, and
@@ -162,16 +214,27 @@ func (e *benchEnv) addAccount(ctx context.Context, name, secretName string) (*be
 }
 
 // removeAccount deletes an account's ClusterCloudflareAccount and Secret, so that later managers
-// do not verify it again.
+// do not verify it again, and the name reservations (Leases) made in it, which would otherwise
+// pile up in etcd over the scenarios.
 func (e *benchEnv) removeAccount(ctx context.Context, acct *benchAccount) error {
 	obj := &v1alpha1.ClusterCloudflareAccount{ObjectMeta: metav1.ObjectMeta{Name: acct.object}}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: acct.secret, Namespace: operatorNamespace}}
 	return errors.Join(
 		client.IgnoreNotFound(e.k8s.Delete(ctx, obj)),
 		client.IgnoreNotFound(e.k8s.Delete(ctx, secret)),
+		e.k8s.DeleteAllOf(ctx, &coordinationv1.Lease{}, client.InNamespace(operatorNamespace),
+			client.MatchingLabels{ownership.LabelAccountID: acct.id}),
 	)
 }
 
+// removeElectionLease deletes the leader election Lease a scenario with replicas leaves behind
+// (the manager does not release it on shutdown), so that no later manager waits for it to expire.
+func (e *benchEnv) removeElectionLease(ctx context.Context) error {
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: leaderElectionID, Namespace: operatorNamespace}}
+	return client.IgnoreNotFound(e.k8s.Delete(ctx, lease))
+}
+
+// randomHex makes fresh account ids and tokens, so that no scenario sees another's calls.
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

@@ -15,7 +15,15 @@ import (
 // above the manager's default graceful shutdown timeout of 20 s.
 const stopTimeout = 30 * time.Second
 
-// managerProc is a running manager child process.
+// Zap log levels of the managers: info as in production, or 5, at which controller-runtime logs
+// the start and end of every reconcile with the object's namespace and name.
+const (
+	defaultLogLevel   = "info"
+	reconcileLogLevel = "5"
+)
+
+// managerProc is a manager child process. Once stopped or killed, ended is set and used holds
+// what it used.
 type managerProc struct {
 	cmd     *exec.Cmd
 	logPath string
@@ -23,6 +31,8 @@ type managerProc struct {
 	rss     *rssSampler
 	exited  chan struct{}
 	waitErr error
+	ended   bool
+	used    managerUsage
 }
 
 // managerUsage is what the manager used over its life in one scenario.
@@ -31,33 +41,44 @@ type managerUsage struct {
 	cpuSeconds float64
 }
 
-// managerArgs are the flags of the manager for a scenario.
-func managerArgs(opts options, env *benchEnv, sc scenario) []string {
-	return []string{
+// managerArgs are the flags of a manager for a scenario. Timestamps are in nanoseconds, so that
+// log lines can be timed against the fake's request log; several replicas elect a leader.
+func managerArgs(opts options, env *benchEnv, sc scenario, logLevel string) []string {
+	args := []string{
 		"--kubeconfig", env.kubeconfig,
 		"--cloudflare-api-url", env.apiURL(),
 		"--cluster-resource-namespace", operatorNamespace,
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0",
-		"--resync-interval", opts.resync.String(),
+		"--resync-interval", sc.resyncInterval(opts).String(),
 		"--max-concurrent-reconciles", strconv.Itoa(opts.workers),
-		"--zap-log-level", "info",
+		"--zap-log-level", logLevel,
+		"--zap-time-encoding", "rfc3339nano",
 		"--cloudflare-requests-per-5m", strconv.Itoa(sc.requestsPer5m),
 		"--cloudflare-burst", strconv.Itoa(sc.burst),
 	}
+	if sc.replicas > 1 {
+		args = append(args, "--leader-elect")
+	}
+	return args
 }
 
-// startManager starts the manager for a scenario, logging to <log-dir>/bench-<scenario>.log.
-func startManager(opts options, env *benchEnv, sc scenario) (*managerProc, error) {
+// startManager starts the n-th manager of a scenario, logging to <log-dir>/bench-<scenario>.log
+// for the first and bench-<scenario>-<n>.log for the others.
+func startManager(opts options, env *benchEnv, sc scenario, n int, logLevel string) (*managerProc, error) {
 	if err := os.MkdirAll(opts.logDir, 0o755); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(opts.logDir, "bench-"+sc.name+".log")
+	name := "bench-" + sc.name
+	if n > 1 {
+		name += "-" + strconv.Itoa(n)
+	}
+	logPath := filepath.Join(opts.logDir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(opts.manager, managerArgs(opts, env, sc)...)
+	cmd := exec.Command(opts.manager, managerArgs(opts, env, sc, logLevel)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -93,15 +114,16 @@ func (m *managerProc) usage() (managerUsage, error) {
 
 // stop measures the manager, then stops it with SIGTERM and waits for it to exit, killing it
 // after stopTimeout.
-func (m *managerProc) stop() (managerUsage, error) {
-	defer func() { _ = m.logFile.Close() }()
+func (m *managerProc) stop() error {
+	defer m.end()
 	select {
 	case <-m.exited:
 		m.rss.finish()
-		return managerUsage{}, m.errExited()
+		return m.errExited()
 	default:
 	}
 	u, err := m.usage()
+	m.used = u
 	if sigErr := m.cmd.Process.Signal(syscall.SIGTERM); sigErr != nil {
 		err = errors.Join(err, sigErr)
 	}
@@ -112,5 +134,24 @@ func (m *managerProc) stop() (managerUsage, error) {
 		<-m.exited
 		err = errors.Join(err, fmt.Errorf("manager did not stop within %s of SIGTERM; killed it", stopTimeout))
 	}
-	return u, err
+	return err
+}
+
+// kill measures the manager, then kills it with SIGKILL, as a node failure would, and waits
+// until it is gone.
+func (m *managerProc) kill() error {
+	defer m.end()
+	u, err := m.usage()
+	m.used = u
+	if killErr := m.cmd.Process.Kill(); killErr != nil {
+		return errors.Join(err, killErr)
+	}
+	<-m.exited
+	return err
+}
+
+// end marks the manager as stopped and closes its log.
+func (m *managerProc) end() {
+	m.ended = true
+	_ = m.logFile.Close()
 }

@@ -90,6 +90,7 @@ func sampleRSS(pid int) *rssSampler {
 	return s
 }
 
+// loop samples until stopped.
 func (s *rssSampler) loop() {
 	defer close(s.done)
 	t := time.NewTicker(rssSampleInterval)
@@ -104,6 +105,7 @@ func (s *rssSampler) loop() {
 	}
 }
 
+// sample reads VmRSS once and keeps the highest; a process already gone is skipped.
 func (s *rssSampler) sample() {
 	kb, err := procStatusKB(s.pid, "VmRSS")
 	if err != nil {

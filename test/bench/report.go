@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -42,7 +41,7 @@ type machine struct {
 	ManagerRevision  string `json:"managerRevision,omitempty"`
 }
 
-// report prints the table and the targets, and writes the JSON.
+// report prints the tables and the targets, and writes the JSON.
 func report(w io.Writer, opts options, results []result) error {
 	doc := document{
 		Timestamp:               time.Now().UTC(),
@@ -50,10 +49,12 @@ func report(w io.Writer, opts options, results []result) error {
 		ResyncInterval:          opts.resync.String(),
 		MaxConcurrentReconciles: opts.workers,
 		Scenarios:               results,
-		Targets:                 evaluate(results),
+		Targets:                 evaluate(results, opts.poll),
 	}
-	if err := printTable(w, results); err != nil {
-		return err
+	for _, t := range []table{mainTable(results), disruptionTable(results)} {
+		if err := t.print(w, opts.markdown); err != nil {
+			return err
+		}
 	}
 	for _, t := range doc.Targets {
 		line := fmt.Sprintf("target: %s: %s", t.Name, t.verdict())
@@ -69,28 +70,7 @@ func report(w io.Writer, opts options, results []result) error {
 	return err
 }
 
-// printTable prints one row per scenario.
-func printTable(w io.Writer, results []result) error {
-	_, _ = fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	_, _ = fmt.Fprintln(tw, "scenario\tobjects\ts to Ready\tcalls/object (create)\tPOSTs/object\t"+
-		"steady calls/interval\tsteady GET+PUT+POST\tpeak RSS MiB\tCPU s\t429s\tbudget used %\t")
-	for _, r := range results {
-		budget := "-"
-		if r.BudgetUsedPercent != nil {
-			budget = fmt.Sprintf("%.1f", *r.BudgetUsedPercent)
-		}
-		_, _ = fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t%.1f\t%d\t%s\t\n",
-			r.Scenario, r.Objects, r.SecondsToReady, r.CallsPerObject, r.PostsPerObject,
-			r.SteadyCallsPerResync, r.SteadyGetPutPost, r.PeakRSSMiB, r.CPUSeconds, r.RateLimited, budget)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintln(w)
-	return err
-}
-
+// writeJSON writes the document, creating its directory.
 func writeJSON(path string, doc document) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -19,16 +19,18 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 )
 
-// creators is how many goroutines create the objects.
-const creators = 8
+// creators is how many goroutines create the objects: enough that the benchmark's creates are
+// not what limits a scenario of 10,000 objects.
+const creators = 16
 
 // accountPollInterval is how often the account is checked for Ready.
 const accountPollInterval = 250 * time.Millisecond
 
-// newService is the i-th benchmark object: an http service on 10.0.x.y through the tunnel.
-func newService(ns string, acct *benchAccount, i int) *v1alpha1.ConnectivityService {
+// newService is the i-th benchmark object of an account: an http service on 10.0.x.y through the
+// tunnel, in the account's namespace.
+func newService(acct *benchAccount, i int) *v1alpha1.ConnectivityService {
 	return &v1alpha1.ConnectivityService{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc-%04d", i), Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc-%04d", i), Namespace: acct.namespace},
 		Spec: v1alpha1.ConnectivityServiceSpec{
 			Type: v1alpha1.ServiceTypeHTTP,
 			Host: v1alpha1.ServiceHost{
@@ -40,9 +42,22 @@ func newService(ns string, acct *benchAccount, i int) *v1alpha1.ConnectivityServ
 	}
 }
 
-// createServices creates n objects at once, from a few goroutines.
-func createServices(ctx context.Context, env *benchEnv, ns string, acct *benchAccount, n int) error {
-	err := parallel(n, func(i int) error { return env.k8s.Create(ctx, newService(ns, acct, i)) })
+// createServices creates perAccount objects in every account at once, from a few goroutines,
+// taking the accounts in turn so that they all progress together. created, when set, is told
+// after each create how many have gone out so far.
+func createServices(ctx context.Context, env *benchEnv, accts []*benchAccount, perAccount int,
+	created func(n int)) error {
+	var done atomic.Int64
+	n := len(accts)
+	err := parallel(n*perAccount, func(i int) error {
+		if err := env.k8s.Create(ctx, newService(accts[i%n], i/n)); err != nil {
+			return err
+		}
+		if created != nil {
+			created(int(done.Add(1)))
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("create services: %w", err)
 	}
@@ -87,28 +102,57 @@ func waitAccountReady(ctx context.Context, env *benchEnv, acct *benchAccount, mg
 	}
 }
 
-// waitAllReady polls until all n objects of the namespace are Ready at their generation, and
-// returns when it saw that.
-func waitAllReady(ctx context.Context, env *benchEnv, ns string, n int, deadline time.Time, poll time.Duration,
-	mgr *managerProc) (time.Time, error) {
+// waitAllReady polls the benchmark's cache until the perAccount objects of every account are
+// Ready at their generation, and returns when it saw each account get there. The cache follows
+// the objects with a watch, so polling costs the API server nothing even for 10,000 objects.
+func waitAllReady(ctx context.Context, env *benchEnv, accts []*benchAccount, perAccount int, deadline time.Time,
+	poll time.Duration, mgr *managerProc) ([]time.Time, error) {
+	readyAt := make([]time.Time, len(accts))
 	for {
-		var list v1alpha1.ConnectivityServiceList
-		if err := env.k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return time.Time{}, err
-		}
 		now := time.Now()
-		ready, waiting := readiness(list.Items)
-		if ready == n {
-			return now, nil
+		pending, err := markAccountsReady(ctx, env, accts, perAccount, readyAt, now)
+		if err != nil || pending == "" {
+			return readyAt, err
 		}
 		if now.After(deadline) {
-			return time.Time{}, fmt.Errorf("only %d of %d objects Ready by the timeout; not Ready by reason: %s",
-				ready, n, waiting)
+			return nil, fmt.Errorf("not all objects Ready by the timeout: %s", pending)
 		}
 		if err := sleepWhileRunning(ctx, poll, mgr); err != nil {
-			return time.Time{}, err
+			return nil, err
 		}
 	}
+}
+
+// markAccountsReady sets readyAt to now for the accounts not Ready before whose objects are all
+// Ready now. It describes the accounts still waiting, or returns "" when none is.
+func markAccountsReady(ctx context.Context, env *benchEnv, accts []*benchAccount, perAccount int, readyAt []time.Time,
+	now time.Time) (string, error) {
+	var pending []string
+	for i, acct := range accts {
+		if !readyAt[i].IsZero() {
+			continue
+		}
+		items, err := cachedServices(ctx, env, acct)
+		if err != nil {
+			return "", err
+		}
+		ready, waiting := readiness(items)
+		if ready == perAccount {
+			readyAt[i] = now
+			continue
+		}
+		pending = append(pending, fmt.Sprintf("%s: %d of %d Ready; not Ready by reason: %s",
+			acct.namespace, ready, perAccount, waiting))
+	}
+	return strings.Join(pending, "; "), nil
+}
+
+// cachedServices lists an account's objects from the benchmark's cache. They are the cache's own
+// copies: read them, never change them.
+func cachedServices(ctx context.Context, env *benchEnv, acct *benchAccount) ([]v1alpha1.ConnectivityService, error) {
+	var list v1alpha1.ConnectivityServiceList
+	err := env.watched.List(ctx, &list, client.InNamespace(acct.namespace), client.UnsafeDisableDeepCopy)
+	return list.Items, err
 }
 
 // readiness counts the objects that are Ready at their generation, and summarises why the
@@ -148,21 +192,26 @@ func readyMessage(conds []metav1.Condition) string {
 	return fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message)
 }
 
-// cleanup removes a finished scenario's objects and account, with the manager stopped, so later
+// cleanup removes a finished scenario's objects and accounts, with the managers stopped, so later
 // managers neither cache nor reconcile them. The finalizers are dropped first: nothing is to be
-// deleted in the fake, whose account is never used again.
-func cleanup(ctx context.Context, env *benchEnv, ns string, acct *benchAccount) error {
-	var list v1alpha1.ConnectivityServiceList
-	if err := env.k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return err
+// deleted in the fake, whose accounts are never used again.
+func cleanup(ctx context.Context, env *benchEnv, accts []*benchAccount) error {
+	for _, acct := range accts {
+		var list v1alpha1.ConnectivityServiceList
+		if err := env.k8s.List(ctx, &list, client.InNamespace(acct.namespace)); err != nil {
+			return err
+		}
+		if err := parallel(len(list.Items), func(i int) error {
+			return dropFinalizers(ctx, env.k8s, &list.Items[i])
+		}); err != nil {
+			return err
+		}
+		err := env.k8s.DeleteAllOf(ctx, &v1alpha1.ConnectivityService{}, client.InNamespace(acct.namespace))
+		if err := errors.Join(err, env.removeAccount(ctx, acct)); err != nil {
+			return err
+		}
 	}
-	if err := parallel(len(list.Items), func(i int) error {
-		return dropFinalizers(ctx, env.k8s, &list.Items[i])
-	}); err != nil {
-		return err
-	}
-	err := env.k8s.DeleteAllOf(ctx, &v1alpha1.ConnectivityService{}, client.InNamespace(ns))
-	return errors.Join(err, env.removeAccount(ctx, acct))
+	return env.removeElectionLease(ctx)
 }
 
 // dropFinalizers removes every finalizer of the object.

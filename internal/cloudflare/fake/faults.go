@@ -84,6 +84,30 @@ func (s *Server) SetBudget(limit int, window, block time.Duration) {
 	s.usage = map[string]*usage{}
 }
 
+// Block makes every call of the credential with this token or key answer 429 for d, with
+// Retry-After the time left, as the live API answers a token it has blocked; other credentials
+// are unaffected. It needs no budget, so a test can block one token of several while the
+// others run freely. SetBudget forgets the block. Unknown credentials are ignored.
+func (s *Server) Block(tokenOrKey string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.creds {
+		if tokenOrKey != "" && (c.Token == tokenOrKey || c.Key == tokenOrKey) {
+			s.usageOf(c.label).blockedUntil = time.Now().Add(d)
+		}
+	}
+}
+
+// usageOf returns the credential's usage, creating it on first use. The caller holds s.mu.
+func (s *Server) usageOf(label string) *usage {
+	u := s.usage[label]
+	if u == nil {
+		u = &usage{}
+		s.usage[label] = u
+	}
+	return u
+}
+
 // takeFault consumes the next fault queued for route, if any.
 func (s *Server) takeFault(route Route) (Fault, bool) {
 	s.mu.Lock()
@@ -100,24 +124,21 @@ func (s *Server) takeFault(route Route) (Fault, bool) {
 	return f, true
 }
 
-// spend counts the call against its credential's budget, or answers 429.
+// spend counts the call against its credential's budget, or answers 429 while the credential is
+// blocked (by going over its budget, or by Block).
 func (s *Server) spend(_ *http.Request, c *call) *response {
 	if c.cred == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.budget.limit <= 0 {
-		return nil
-	}
-	u := s.usage[c.cred.label]
-	if u == nil {
-		u = &usage{}
-		s.usage[c.cred.label] = u
-	}
+	u := s.usageOf(c.cred.label)
 	now := time.Now()
 	if now.Before(u.blockedUntil) {
 		return rateLimited(u.blockedUntil.Sub(now))
+	}
+	if s.budget.limit <= 0 {
+		return nil
 	}
 	cutoff := now.Add(-s.budget.window)
 	first, _ := slices.BinarySearchFunc(u.calls, cutoff, func(t, cut time.Time) int {

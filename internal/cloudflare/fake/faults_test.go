@@ -272,3 +272,30 @@ func statuses(log []Request) string {
 	}
 	return strings.Join(out, " ")
 }
+
+func TestBlockOneCredential(t *testing.T) {
+	f := newFixture(t)
+	f.fake.Block(userToken, 300*time.Millisecond)
+	user := bearer(userToken)
+	// Every route of the blocked token answers 429 with the time left, without a budget.
+	r := f.call(t, "GET", servicesURL, "", user)
+	if r.status != 429 || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("blocked list: %d Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	assertEnvelope(t, r)
+	if r := f.call(t, "GET", "/client/v4/user/tokens/verify", "", user); r.status != 429 {
+		t.Errorf("blocked verify: %d", r.status)
+	}
+	// Other credentials are unaffected.
+	if r := f.call(t, "GET", servicesURL, "", legacy(legacyEmail, legacyKey)); r.status != 200 {
+		t.Errorf("another credential: %d", r.status)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if r := f.call(t, "GET", servicesURL, "", user); r.status != 200 {
+		t.Errorf("after the block: %d", r.status)
+	}
+	f.fake.Block("tok-unknown", time.Minute) // ignored
+	if r := f.call(t, "GET", servicesURL, "", user); r.status != 200 {
+		t.Errorf("blocking an unknown token blocked a known one: %d", r.status)
+	}
+}

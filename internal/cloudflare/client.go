@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Client is what the controllers need from the connectivity directory API of one account.
+// Client is what the controllers need from the connectivity directory and Cloudflare Tunnel
+// APIs of one account.
 // Every method returns an *APIError (see errors.go) for API failures, so callers branch with
 // errors.Is on the sentinel errors and never parse messages.
 type Client interface {
@@ -28,6 +29,23 @@ type Client interface {
 	// Verify checks that the credentials are valid (tokens/verify for API tokens) and carry the
 	// Workers VPC permission (a one-item list call).
 	Verify(ctx context.Context) error
+
+	// CreateTunnel makes a remotely managed tunnel (config_src cloudflare) with this secret
+	// (at least 32 bytes; nil lets Cloudflare choose). It is never retried, like Create; the
+	// token is the reply's, or zero when the reply has none. ErrNameConflict when a
+	// non-deleted tunnel has the name.
+	CreateTunnel(ctx context.Context, name string, secret []byte) (*Tunnel, ConnectorToken, error)
+	// GetTunnel returns the tunnel with this id; ErrNotFound when it is unknown or deleted.
+	GetTunnel(ctx context.Context, id string) (*Tunnel, error)
+	// FindTunnelByName returns the non-deleted tunnel with exactly this name, reading every
+	// page of the filtered list; ErrNotFound when there is none.
+	FindTunnelByName(ctx context.Context, name string) (*Tunnel, error)
+	// TunnelToken returns the connector token of the tunnel with this id; ErrNotFound when the
+	// tunnel is unknown.
+	TunnelToken(ctx context.Context, id string) (ConnectorToken, error)
+	// DeleteTunnel cleans up the tunnel's connections, then deletes it; it returns nil when the
+	// tunnel is already gone. ErrTransient when a connector reconnected in between.
+	DeleteTunnel(ctx context.Context, id string) error
 }
 
 // Credentials authenticate API calls: an API token, or the legacy email and global API key.

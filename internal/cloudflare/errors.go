@@ -9,26 +9,31 @@ import (
 // Sentinel errors: every *APIError unwraps to exactly one of them, so the controller sorts a
 // failure into terminal, waiting or transient with errors.Is.
 var (
-	// ErrNotFound: the service id is unknown (404, code 5104).
-	ErrNotFound = errors.New("service not found")
-	// ErrNameConflict: another service in the account has this name (400, code 5101).
-	ErrNameConflict = errors.New("service name already exists in the account")
-	// ErrTunnelNotFound: the tunnel id is unknown to the account (400, code 5101).
+	// ErrNotFound: the service id is unknown (404, code 5104), or the tunnel id is unknown or
+	// the tunnel is deleted (404, or a reply with deleted_at set).
+	ErrNotFound = errors.New("not found")
+	// ErrNameConflict: another service in the account has this name (400, code 5101), or a
+	// non-deleted tunnel has this tunnel name (409, code 1013).
+	ErrNameConflict = errors.New("name already exists in the account")
+	// ErrTunnelNotFound: a service names a tunnel id unknown to the account (400, code 5101).
+	// The tunnel calls themselves answer ErrNotFound for an unknown tunnel.
 	ErrTunnelNotFound = errors.New("tunnel not found in the account")
 	// ErrInvalid: the request body was rejected (400, code 5102 or another 4xx).
 	ErrInvalid = errors.New("invalid request")
-	// ErrUnauthorized: the credentials are bad or missing (401/403, code 10000).
+	// ErrUnauthorized: the credentials are bad or missing (401/403, code 10000). A token
+	// without "Cloudflare Tunnel Edit" gets the same answer on the tunnel calls.
 	ErrUnauthorized = errors.New("authentication failed")
 	// ErrForbidden: the credentials lack the Workers VPC permission (403, code 10196).
 	ErrForbidden = errors.New("permission denied")
 	// ErrRateLimited: the credential's budget is spent (429); see RetryAfter.
 	ErrRateLimited = errors.New("rate limited")
-	// ErrTransient: a 5xx, 408, 409, timeout or connection failure; worth retrying with backoff.
+	// ErrTransient: a 5xx, 408, 409, timeout or connection failure, or a tunnel delete refused
+	// because a connector reconnected (400, code 1022); worth retrying with backoff.
 	ErrTransient = errors.New("transient failure")
 )
 
 // APIError is a failed API call. Its message carries the CF-Ray id that Cloudflare support asks
-// for, and never the credentials.
+// for, and never the credentials, a tunnel secret or a connector token.
 type APIError struct {
 	// Kind is the sentinel error this failure unwraps to.
 	Kind error

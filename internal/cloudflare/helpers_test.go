@@ -1,6 +1,7 @@
 package cloudflare_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -31,8 +32,19 @@ type fakeAPI struct {
 
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
+	return newWrappedFakeAPI(t, nil)
+}
+
+// newWrappedFakeAPI is newFakeAPI with wrap (when not nil) in front of the fake, to play a
+// server that bends the protocol (ignores a filter, caps a page size).
+func newWrappedFakeAPI(t *testing.T, wrap func(http.Handler) http.Handler) *fakeAPI {
+	t.Helper()
 	srv := fake.NewServer()
-	ts := httptest.NewServer(srv)
+	var handler http.Handler = srv
+	if wrap != nil {
+		handler = wrap(srv)
+	}
+	ts := httptest.NewServer(handler)
 	t.Cleanup(ts.Close)
 	srv.AddAccount(testAccount)
 	srv.AddTunnel(testAccount, testTunnel)

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/connectivity"
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/user"
+	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
 )
 
 // ProductionBaseURL is Cloudflare's API, used when Config.BaseURL is empty.
@@ -29,8 +30,8 @@ const listPageSize = 1000
 // maxListPages stops a server that ignores the page parameter from looping List forever.
 const maxListPages = 50
 
-// urlSafeID is what an account or service id may contain; the SDK pastes ids into the path
-// unescaped, so anything else could redirect the call to another endpoint.
+// urlSafeID is what an account, service or tunnel id may contain; the SDK pastes ids into the
+// path unescaped, so anything else could redirect the call to another endpoint.
 var urlSafeID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // maxAccountIDLen is the schema's limit; Cloudflare refuses to route longer account ids.
@@ -43,6 +44,7 @@ type sdkClient struct {
 	basePath    string
 	timeout     time.Duration
 	services    *connectivity.DirectoryServiceService
+	tunnels     *zero_trust.TunnelCloudflaredService
 	userTokens  *user.TokenService
 	acctTokens  *accounts.TokenService
 	tokenAuth   bool
@@ -92,6 +94,7 @@ func New(cfg Config) (Client, error) {
 		basePath:    base.Path,
 		timeout:     timeout,
 		services:    connectivity.NewDirectoryServiceService(opts...),
+		tunnels:     zero_trust.NewTunnelCloudflaredService(opts...),
 		userTokens:  user.NewTokenService(opts...),
 		acctTokens:  accounts.NewTokenService(opts...),
 		tokenAuth:   cfg.Credentials.APIToken != "",
@@ -149,13 +152,19 @@ func (c *sdkClient) servicesPath(id string) string {
 	return p
 }
 
-// checkID refuses ids the SDK would paste into the path unescaped.
+// checkID refuses service ids the SDK would paste into the path unescaped.
 func (c *sdkClient) checkID(method, id string) error {
+	return checkURLSafe(method, c.servicesPath("{service_id}"), "service", id)
+}
+
+// checkURLSafe refuses an id the SDK would paste into the path unescaped; where names the call
+// in the error, what names the id kind.
+func checkURLSafe(method, where, what, id string) error {
 	if urlSafeID.MatchString(id) {
 		return nil
 	}
-	return &APIError{Kind: ErrInvalid, Method: method, Path: c.servicesPath("{service_id}"),
-		Message: "service id must be non-empty and URL-safe"}
+	return &APIError{Kind: ErrInvalid, Method: method, Path: where,
+		Message: what + " id must be non-empty and URL-safe"}
 }
 
 // Get returns the service with this id, or ErrNotFound.

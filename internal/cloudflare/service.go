@@ -1,6 +1,8 @@
 // Package cloudflare is the operator's client for the Cloudflare Workers VPC connectivity
-// directory API. It wraps the official SDK behind a small interface sized to the controller's
-// verbs and maps every failure to a typed error the controller can branch on.
+// directory API and for the Cloudflare Tunnels (cfd_tunnel) the services reach their origins
+// through. It wraps the official SDK behind a small interface sized to the controller's verbs,
+// maps every failure to a typed error the controller can branch on, and keeps credentials,
+// tunnel secrets and connector tokens out of every error and print (docs/cloudflare-tunnels.md).
 package cloudflare
 
 import "time"

@@ -26,6 +26,17 @@ type envelope struct {
 // ever saves a call, never decides that there is nothing more.
 type resultInfo struct {
 	TotalPages *int64 `json:"total_pages"`
+	// PerPage is kept raw and read leniently (perPage), so an odd value cannot fail the reply.
+	PerPage json.RawMessage `json:"per_page"`
+}
+
+// perPage is the page size the server says it used; zero when absent or not a number.
+func (r *resultInfo) perPage() int64 {
+	var n float64
+	if r == nil || json.Unmarshal(r.PerPage, &n) != nil || n < 1 {
+		return 0
+	}
+	return int64(n)
 }
 
 // envelopeError is one entry of the envelope's errors array.

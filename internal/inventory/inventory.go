@@ -13,6 +13,12 @@ import (
 	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 )
 
+// Lister is what the inventory needs of an account's client: the full list of its services. A
+// narrow interface, so tests can count and slow the calls.
+type Lister interface {
+	List(ctx context.Context) ([]cloudflare.Service, error)
+}
+
 // Inventory is safe for concurrent use by every reconcile worker.
 type Inventory struct {
 	// Now is the clock; tests may replace it.
@@ -71,7 +77,7 @@ func (inv *Inventory) snapshot(accountID string) *snapshot {
 // fresh makes sure the snapshot is at most maxAge old, listing the account if not. A lookup
 // joins a list call already under way at its own priority or higher (observation joins a user's
 // list, never the other way round); observation also gives a list that just failed a rest.
-func (inv *Inventory) fresh(ctx context.Context, s *snapshot, cl cloudflare.Client, maxAge time.Duration) error {
+func (inv *Inventory) fresh(ctx context.Context, s *snapshot, cl Lister, maxAge time.Duration) error {
 	prio := ratelimit.PriorityOf(ctx)
 	for {
 		s.mu.Lock()
@@ -107,7 +113,7 @@ func (inv *Inventory) fresh(ctx context.Context, s *snapshot, cl cloudflare.Clie
 }
 
 // list makes the list call of a lookup and hands its outcome to the lookups that joined it.
-func (inv *Inventory) list(ctx context.Context, s *snapshot, cl cloudflare.Client, prio ratelimit.Priority, call *listCall) error {
+func (inv *Inventory) list(ctx context.Context, s *snapshot, cl Lister, prio ratelimit.Priority, call *listCall) error {
 	list, err := cl.List(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,7 +138,7 @@ func (inv *Inventory) list(ctx context.Context, s *snapshot, cl cloudflare.Clien
 
 // ByID returns the service with this id from a list at most maxAge old, listing first if the
 // snapshot is older. found is false when the list does not hold it.
-func (inv *Inventory) ByID(ctx context.Context, accountID string, cl cloudflare.Client, id string, maxAge time.Duration) (svc cloudflare.Service, found bool, err error) {
+func (inv *Inventory) ByID(ctx context.Context, accountID string, cl Lister, id string, maxAge time.Duration) (svc cloudflare.Service, found bool, err error) {
 	s := inv.snapshot(accountID)
 	if err := inv.fresh(ctx, s, cl, maxAge); err != nil {
 		return cloudflare.Service{}, false, err
@@ -145,7 +151,7 @@ func (inv *Inventory) ByID(ctx context.Context, accountID string, cl cloudflare.
 
 // ByName returns the service with this name from a list at most maxAge old, listing first if the
 // snapshot is older.
-func (inv *Inventory) ByName(ctx context.Context, accountID string, cl cloudflare.Client, name string, maxAge time.Duration) (svc cloudflare.Service, found bool, err error) {
+func (inv *Inventory) ByName(ctx context.Context, accountID string, cl Lister, name string, maxAge time.Duration) (svc cloudflare.Service, found bool, err error) {
 	s := inv.snapshot(accountID)
 	if err := inv.fresh(ctx, s, cl, maxAge); err != nil {
 		return cloudflare.Service{}, false, err

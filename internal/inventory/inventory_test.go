@@ -18,10 +18,7 @@ const (
 	maxAge   = 10 * time.Minute
 )
 
-var errNotInFake = errors.New("not implemented by the fake")
-
-// fakeClient serves List from services and counts the calls; the other verbs are not used by
-// the inventory and fail.
+// fakeClient serves List from services and counts the calls.
 type fakeClient struct {
 	lists atomic.Int32
 	// delay makes List slow, so concurrent lookups overlap with it.
@@ -32,7 +29,7 @@ type fakeClient struct {
 	err      error
 }
 
-var _ cloudflare.Client = (*fakeClient)(nil)
+var _ inventory.Lister = (*fakeClient)(nil)
 
 func newFakeClient(services ...cloudflare.Service) *fakeClient {
 	return &fakeClient{services: services}
@@ -60,26 +57,6 @@ func (f *fakeClient) List(ctx context.Context) ([]cloudflare.Service, error) {
 	}
 	return append([]cloudflare.Service(nil), f.services...), nil
 }
-
-func (f *fakeClient) Get(context.Context, string) (*cloudflare.Service, error) {
-	return nil, errNotInFake
-}
-
-func (f *fakeClient) FindByName(context.Context, string) (*cloudflare.Service, error) {
-	return nil, errNotInFake
-}
-
-func (f *fakeClient) Create(context.Context, cloudflare.Service) (*cloudflare.Service, error) {
-	return nil, errNotInFake
-}
-
-func (f *fakeClient) Update(context.Context, string, cloudflare.Service) (*cloudflare.Service, error) {
-	return nil, errNotInFake
-}
-
-func (f *fakeClient) Delete(context.Context, string) error { return errNotInFake }
-
-func (f *fakeClient) Verify(context.Context) error { return errNotInFake }
 
 // clock is a settable clock for Inventory.Now, safe for concurrent reads.
 type clock struct {
@@ -113,7 +90,7 @@ func svc(id, name string) cloudflare.Service {
 	return cloudflare.Service{ID: id, Name: name, Type: "http"}
 }
 
-func mustByID(t *testing.T, inv *inventory.Inventory, account string, cl cloudflare.Client, id string) (cloudflare.Service, bool) {
+func mustByID(t *testing.T, inv *inventory.Inventory, account string, cl inventory.Lister, id string) (cloudflare.Service, bool) {
 	t.Helper()
 	got, found, err := inv.ByID(t.Context(), account, cl, id, maxAge)
 	if err != nil {
@@ -122,7 +99,7 @@ func mustByID(t *testing.T, inv *inventory.Inventory, account string, cl cloudfl
 	return got, found
 }
 
-func mustByName(t *testing.T, inv *inventory.Inventory, account string, cl cloudflare.Client, name string) (cloudflare.Service, bool) {
+func mustByName(t *testing.T, inv *inventory.Inventory, account string, cl inventory.Lister, name string) (cloudflare.Service, bool) {
 	t.Helper()
 	got, found, err := inv.ByName(t.Context(), account, cl, name, maxAge)
 	if err != nil {
@@ -380,18 +357,18 @@ func TestPutBeforeAnyListIsReplacedByTheList(t *testing.T) {
 func TestListErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		lookup func(inv *inventory.Inventory, cl cloudflare.Client) error
+		lookup func(inv *inventory.Inventory, cl inventory.Lister) error
 	}{
 		{
 			name: "by id",
-			lookup: func(inv *inventory.Inventory, cl cloudflare.Client) error {
+			lookup: func(inv *inventory.Inventory, cl inventory.Lister) error {
 				_, _, err := inv.ByID(context.Background(), accountA, cl, "id-1", maxAge)
 				return err
 			},
 		},
 		{
 			name: "by name",
-			lookup: func(inv *inventory.Inventory, cl cloudflare.Client) error {
+			lookup: func(inv *inventory.Inventory, cl inventory.Lister) error {
 				_, _, err := inv.ByName(context.Background(), accountA, cl, "web", maxAge)
 				return err
 			},

@@ -133,8 +133,12 @@ func localRateLimit(req *http.Request, code int, until time.Time, message string
 }
 
 // Route names the API call a request makes, for metrics: list, create, get, update, delete or
-// verify.
+// verify for services, the same prefixed with "tunnel-" for tunnels, and tunnel-token and
+// tunnel-connections-delete.
 func Route(method, path string) string {
+	if _, rest, ok := strings.Cut(path, "/cfd_tunnel"); ok {
+		return tunnelRoute(method, rest)
+	}
 	switch {
 	case strings.HasSuffix(path, "/tokens/verify"):
 		return "verify"
@@ -153,4 +157,21 @@ func Route(method, path string) string {
 		return "get"
 	}
 	return "other"
+}
+
+// tunnelRoute names a call below /cfd_tunnel; rest is the path after it.
+func tunnelRoute(method, rest string) string {
+	switch {
+	case rest == "" && method == http.MethodPost:
+		return "tunnel-create"
+	case rest == "":
+		return "tunnel-list"
+	case strings.HasSuffix(rest, "/token"):
+		return "tunnel-token"
+	case strings.HasSuffix(rest, "/connections"):
+		return "tunnel-connections-delete"
+	case method == http.MethodDelete:
+		return "tunnel-delete"
+	}
+	return "tunnel-get"
 }

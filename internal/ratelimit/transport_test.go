@@ -300,7 +300,13 @@ func TestRoute(t *testing.T) {
 		{"delete", http.MethodDelete, base + "/connectivity/directory/services/svc-1", "delete"},
 		{"verify user token", http.MethodGet, "/client/v4/user/tokens/verify", "verify"},
 		{"verify account token", http.MethodGet, base + "/tokens/verify", "verify"},
-		{"another API", http.MethodGet, base + "/cfd_tunnel", "other"},
+		{"tunnel list", http.MethodGet, base + "/cfd_tunnel", "tunnel-list"},
+		{"tunnel create", http.MethodPost, base + "/cfd_tunnel", "tunnel-create"},
+		{"tunnel get", http.MethodGet, base + "/cfd_tunnel/t-1", "tunnel-get"},
+		{"tunnel delete", http.MethodDelete, base + "/cfd_tunnel/t-1", "tunnel-delete"},
+		{"tunnel token", http.MethodGet, base + "/cfd_tunnel/t-1/token", "tunnel-token"},
+		{"tunnel connections", http.MethodDelete, base + "/cfd_tunnel/t-1/connections", "tunnel-connections-delete"},
+		{"another API", http.MethodGet, base + "/workers/scripts", "other"},
 		{"root", http.MethodGet, "/", "other"},
 	}
 	for _, tt := range tests {

@@ -39,7 +39,12 @@ type AdminFault struct {
 //	POST /_fake/faults                queue a fault (FaultRequest)
 //	POST /_fake/clear-faults          drop every pending fault
 //	POST /_fake/reset-requests        empty the request log
+//
+// and the tunnel ones (see serveTunnelAdmin).
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if s.serveTunnelAdmin(w, r) {
+		return
+	}
 	switch r.Method + " " + r.URL.Path {
 	case "GET /_fake/services":
 		account := r.URL.Query().Get("account")
@@ -53,7 +58,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "GET /_fake/counts":
 		account := r.URL.Query().Get("account")
 		counts := map[Route]int{}
-		for _, route := range []Route{RouteList, RouteCreate, RouteGet, RouteUpdate, RouteDelete, RouteVerify} {
+		for _, route := range AllRoutes() {
 			counts[route] = s.CountFor(account, route)
 		}
 		writeAdminJSON(w, counts)

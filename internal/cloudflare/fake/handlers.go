@@ -34,13 +34,20 @@ func (s *Server) list(accountID string, q url.Values) response {
 	all := slices.DeleteFunc(s.sortedServices(accountID), func(svc Service) bool {
 		return typ != "" && svc.Type != typ
 	})
+	return pageOf(all, page, perPage, s.OmitResultInfo)
+}
+
+// pageOf answers one page of a filtered, ordered list, with result_info unless omitted. A page
+// past the end is an empty array (page is not multiplied before the range check, so a huge
+// page cannot overflow).
+func pageOf[T any](all []T, page, perPage int, omitInfo bool) response {
 	start := len(all)
 	if page-1 <= len(all)/perPage {
 		start = min((page-1)*perPage, len(all))
 	}
 	items := all[start:min(start+perPage, len(all))]
 	res := ok(items)
-	if !s.OmitResultInfo {
+	if !omitInfo {
 		res.env.ResultInfo = &resultInfo{
 			Page: page, PerPage: perPage, Count: len(items), TotalCount: len(all),
 			TotalPages: (len(all) + perPage - 1) / perPage,
@@ -134,7 +141,8 @@ func invalidBody(err error) response {
 }
 
 // conflicts checks what only the account can tell: the name is free (ignoring the service
-// being updated), then the tunnel is known. Both are code 5101, told apart by the message.
+// being updated), then the tunnel exists and is not deleted. Both are code 5101, told apart by
+// the message.
 func (a *account) conflicts(svc Service, selfID string) *response {
 	for id, other := range a.services {
 		if id != selfID && other.Name == svc.Name {
@@ -142,7 +150,7 @@ func (a *account) conflicts(svc Service, selfID string) *response {
 			return &res
 		}
 	}
-	if !a.tunnels[svc.Host.tunnelID()] {
+	if a.liveTunnel(svc.Host.tunnelID()) == nil {
 		res := fail(http.StatusBadRequest, 5101, "Tunnel ID Not Found")
 		return &res
 	}

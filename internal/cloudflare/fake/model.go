@@ -91,3 +91,29 @@ func (h Host) tunnelID() string {
 	}
 	return ""
 }
+
+// Tunnel is the fake's model of a Cloudflare Tunnel (cfd_tunnel), for tests to set up and
+// assert the remote state. Like Service it is independent of the client's types. The wire
+// shape differs (connections is an array there, and the secret and token never appear here).
+type Tunnel struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Status is inactive (never connected), degraded, healthy or down.
+	Status string `json:"status"`
+	// ConfigSrc is "cloudflare" (remotely managed, with a connector token) or "local".
+	ConfigSrc string    `json:"config_src"`
+	CreatedAt time.Time `json:"created_at"`
+	// DeletedAt is set by a delete: Cloudflare keeps deleted tunnels and still answers them.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// Connections counts the tunnel's connections (none pending reconnect in the fake).
+	Connections int `json:"connections"`
+}
+
+// clone returns a copy that shares no pointer with the fake's state.
+func (t Tunnel) clone() Tunnel {
+	if t.DeletedAt != nil {
+		d := *t.DeletedAt
+		t.DeletedAt = &d
+	}
+	return t
+}

@@ -79,6 +79,8 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		{"GET", "/client/v4/user/tokens/verify", ""},
 		{"GET", "/client/v4/accounts/" + acct + "/tokens/verify", ""},
 		{"GET", "/client/v4/nowhere", ""},
+		{"GET", tunnelsURL, ""},
+		{"POST", tunnelsURL, `{"name":"edge"}`},
 	}
 	var seen strings.Builder
 	for _, auth := range auths {
@@ -92,7 +94,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	}
 	log, _ := json.Marshal(f.fake.Requests())
 	seen.Write(log)
-	for _, path := range []string{"/_fake/requests", "/_fake/services?account=" + acct, "/_fake/counts"} {
+	for _, path := range []string{"/_fake/requests", "/_fake/services?account=" + acct, "/_fake/counts", "/_fake/tunnels?account=" + acct} {
 		seen.WriteString(adminGet(t, f, path))
 	}
 	for _, secret := range append(secrets, "key-SECRET-wrong", "tok-SECRET-unknown", "SECRET") {

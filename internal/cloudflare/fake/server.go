@@ -1,12 +1,16 @@
 // Package fake is a stateful, protocol-level fake of the Cloudflare Workers VPC connectivity
-// directory API. Tests run it with httptest.NewServer(fake.NewServer()) and drive it through the
-// real client, so JSON shapes, headers, status codes and error mapping are exercised end to end;
-// hack/fake-cloudflare-api runs the same handler as a process for demos and end-to-end tests.
+// directory API and of the Cloudflare Tunnel (cfd_tunnel) API. Tests run it with
+// httptest.NewServer(fake.NewServer()) and drive it through the real client, so JSON shapes,
+// headers, status codes and error mapping are exercised end to end; hack/fake-cloudflare-api
+// runs the same handler as a process for demos and end-to-end tests.
 //
 // It reproduces the behaviours documented in the project's API notes that an operator must
 // survive: the envelope, both authentication schemes, name and tunnel conflicts, PUT resetting
 // created_at, pagination, the per-credential rate limit with its block, and injected faults such
-// as commit-then-fail and hanging calls.
+// as commit-then-fail and hanging calls. For tunnels it reproduces create with a connector token
+// (409 on a taken name), soft delete (deleted tunnels stay readable with deleted_at set and free
+// their name), the list filters, and the refusal to delete a tunnel that has connections;
+// SetTunnelHealth plays the connector. docs/cloudflare-tunnels.md lists the codes it answers.
 package fake
 
 import (
@@ -25,7 +29,7 @@ import (
 // Route names one API call, so faults, counters and the request log can refer to it.
 type Route string
 
-// The six calls the fake serves.
+// The service calls and token verification.
 const (
 	RouteList   Route = "list"
 	RouteCreate Route = "create"
@@ -34,6 +38,35 @@ const (
 	RouteDelete Route = "delete"
 	RouteVerify Route = "verify"
 )
+
+// The tunnel (cfd_tunnel) calls.
+const (
+	RouteTunnelCreate            Route = "tunnel-create"
+	RouteTunnelList              Route = "tunnel-list"
+	RouteTunnelGet               Route = "tunnel-get"
+	RouteTunnelToken             Route = "tunnel-token"
+	RouteTunnelDelete            Route = "tunnel-delete"
+	RouteTunnelConnectionsDelete Route = "tunnel-connections-delete"
+)
+
+// AllRoutes lists every call the fake serves, e.g. to report counts for all of them.
+func AllRoutes() []Route {
+	return []Route{
+		RouteList, RouteCreate, RouteGet, RouteUpdate, RouteDelete, RouteVerify,
+		RouteTunnelCreate, RouteTunnelList, RouteTunnelGet, RouteTunnelToken, RouteTunnelDelete,
+		RouteTunnelConnectionsDelete,
+	}
+}
+
+// isTunnelRoute tells the tunnel calls apart: they need the tunnel permission, not Workers VPC.
+func isTunnelRoute(r Route) bool {
+	switch r {
+	case RouteTunnelCreate, RouteTunnelList, RouteTunnelGet, RouteTunnelToken, RouteTunnelDelete,
+		RouteTunnelConnectionsDelete:
+		return true
+	}
+	return false
+}
 
 const (
 	apiPrefix    = "/client/v4"
@@ -63,10 +96,10 @@ type Server struct {
 	lastTime time.Time
 }
 
-// account is one Cloudflare account: its services by id and the tunnel ids it knows.
+// account is one Cloudflare account: its services and its tunnels (deleted ones included), by id.
 type account struct {
 	services map[string]Service
-	tunnels  map[string]bool
+	tunnels  map[string]*tunnelRecord
 }
 
 // credential is a registered Credential with its non-secret label and opaque token id.
@@ -81,6 +114,7 @@ type call struct {
 	route     Route
 	account   string
 	serviceID string
+	tunnelID  string
 	body      []byte
 	cred      *credential
 	bearer    bool
@@ -151,6 +185,13 @@ var routes = map[string]Route{
 	"GET service":        RouteGet,
 	"PUT service":        RouteUpdate,
 	"DELETE service":     RouteDelete,
+
+	"POST tunnels":              RouteTunnelCreate,
+	"GET tunnels":               RouteTunnelList,
+	"GET tunnel":                RouteTunnelGet,
+	"GET tunnel-token":          RouteTunnelToken,
+	"DELETE tunnel":             RouteTunnelDelete,
+	"DELETE tunnel-connections": RouteTunnelConnectionsDelete,
 }
 
 // parseRoute maps a method and path, with or without the /client/v4 prefix, to a call. It
@@ -176,10 +217,13 @@ func splitPath(p string) (call, string) {
 		return call{}, "user-verify"
 	}
 	seg := strings.Split(p, "/")
-	if len(seg) < 5 || seg[0] != "" || seg[1] != "accounts" || seg[2] == "" {
+	if len(seg) < 4 || seg[0] != "" || seg[1] != "accounts" || seg[2] == "" {
 		return call{}, ""
 	}
 	c := call{account: seg[2]}
+	if seg[3] == "cfd_tunnel" {
+		return splitTunnelPath(c, seg[4:])
+	}
 	const services = "connectivity/directory/services"
 	switch tail := strings.Join(seg[3:], "/"); {
 	case tail == "tokens/verify":
@@ -189,6 +233,27 @@ func splitPath(p string) (call, string) {
 	case len(seg) == 7 && strings.Join(seg[3:6], "/") == services && seg[6] != "":
 		c.serviceID = seg[6]
 		return c, "service"
+	}
+	return call{}, ""
+}
+
+// splitTunnelPath recognises the cfd_tunnel paths: the collection, one tunnel, its token and
+// its connections.
+func splitTunnelPath(c call, rest []string) (call, string) {
+	if len(rest) == 0 {
+		return c, "tunnels"
+	}
+	if rest[0] == "" {
+		return call{}, ""
+	}
+	c.tunnelID = rest[0]
+	switch {
+	case len(rest) == 1:
+		return c, "tunnel"
+	case len(rest) == 2 && rest[1] == "token":
+		return c, "tunnel-token"
+	case len(rest) == 2 && rest[1] == "connections":
+		return c, "tunnel-connections"
 	}
 	return call{}, ""
 }
@@ -247,8 +312,9 @@ func (s *Server) lookupCredential(h http.Header) (*credential, string) {
 	return nil, schemeKey
 }
 
-// authorize checks the credential against the account and the Workers VPC permission, or, for
-// the verify calls, checks that a token of the right kind was asked at the right endpoint.
+// authorize checks the credential against the account and the permission of the call (Workers
+// VPC for services, Cloudflare Tunnel Edit for tunnels), or, for the verify calls, checks that a
+// token of the right kind was asked at the right endpoint.
 func (s *Server) authorize(_ *http.Request, c *call) *response {
 	cred := c.cred
 	if c.route == RouteVerify {
@@ -261,6 +327,13 @@ func (s *Server) authorize(_ *http.Request, c *call) *response {
 	if !cred.allows(c.account) {
 		res := fail(http.StatusForbidden, 10000, "Authentication error")
 		return &res
+	}
+	if isTunnelRoute(c.route) {
+		if cred.NoTunnelPermission {
+			res := fail(http.StatusForbidden, 10000, "Authentication error")
+			return &res
+		}
+		return nil
 	}
 	if cred.NoVPCPermission {
 		res := fail(http.StatusForbidden, 10196, "not authorized for the requested VPC resource")
@@ -296,6 +369,9 @@ func (s *Server) faulted(r *http.Request, c *call, f Fault) response {
 
 // handle performs the call itself.
 func (s *Server) handle(r *http.Request, c *call) response {
+	if res, ok := s.handleTunnel(r, c); ok {
+		return res
+	}
 	switch c.route {
 	case RouteList:
 		return s.list(c.account, r.URL.Query())
@@ -347,7 +423,7 @@ func newRayID() string {
 	return randomHex(8) + "-SJC"
 }
 
-// newUUID makes a random (version 4) UUID for service ids.
+// newUUID makes a random (version 4) UUID for service, tunnel and connection ids.
 func newUUID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

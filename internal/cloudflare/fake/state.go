@@ -19,8 +19,12 @@ type Credential struct {
 	// /user/tokens/verify, as account-owned tokens do.
 	AccountOwned bool
 	// NoVPCPermission authenticates but answers 403 code 10196 on the service calls, like a
-	// token without a Connectivity Directory role.
+	// token without a Connectivity Directory role. Tunnel calls are not affected.
 	NoVPCPermission bool
+	// NoTunnelPermission authenticates but answers 403 code 10000 ("Authentication error") on
+	// the tunnel calls, like a token without "Cloudflare Tunnel Edit". Service calls are not
+	// affected.
+	NoTunnelPermission bool
 }
 
 // AddAccount makes an account known. Credentials, tunnels and Seed add their accounts too.
@@ -67,13 +71,6 @@ func (s *Server) RemoveCredential(tokenOrKey string) {
 	s.creds = slices.DeleteFunc(s.creds, func(c *credential) bool {
 		return c.Token == tokenOrKey || c.Key == tokenOrKey
 	})
-}
-
-// AddTunnel makes a tunnel id known to an account; services must point at a known tunnel.
-func (s *Server) AddTunnel(accountID, tunnelID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.account(accountID).tunnels[tunnelID] = true
 }
 
 // Services returns the account's services, sorted by CreatedAt then ID, for assertions on the
@@ -149,7 +146,7 @@ func (s *Server) Remove(accountID, id string) bool {
 func (s *Server) account(id string) *account {
 	a, found := s.accounts[id]
 	if !found {
-		a = &account{services: map[string]Service{}, tunnels: map[string]bool{}}
+		a = &account{services: map[string]Service{}, tunnels: map[string]*tunnelRecord{}}
 		s.accounts[id] = a
 	}
 	return a

@@ -44,7 +44,7 @@ func parseService(data []byte) (Service, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return Service{}, invalid("%v", err)
 	}
-	if err := checkKeyCase(raw); err != nil {
+	if err := checkKeyCase(raw, wireNames); err != nil {
 		return Service{}, err
 	}
 	var b serviceBody
@@ -57,23 +57,23 @@ func parseService(data []byte) (Service, error) {
 	return b.service(), nil
 }
 
-// checkKeyCase rejects keys that differ from a wire name only by case, at any depth.
-func checkKeyCase(v any) error {
+// checkKeyCase rejects keys that differ from one of names only by case, at any depth.
+func checkKeyCase(v any, names []string) error {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, child := range v {
-			for _, name := range wireNames {
+			for _, name := range names {
 				if k != name && strings.EqualFold(k, name) {
 					return invalid("unknown field %q (did you mean %q?)", k, name)
 				}
 			}
-			if err := checkKeyCase(child); err != nil {
+			if err := checkKeyCase(child, names); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, child := range v {
-			if err := checkKeyCase(child); err != nil {
+			if err := checkKeyCase(child, names); err != nil {
 				return err
 			}
 		}

@@ -47,6 +47,16 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonVerified: an account's credentials were verified with Cloudflare.
 	ReasonVerified = "Verified"
+	// ReasonTunnelNotReady: the CloudflareTunnel a service refers to is missing or has no tunnel id yet.
+	ReasonTunnelNotReady = "TunnelNotReady"
+	// ReasonConnectorUnavailable: the tunnel exists but its cloudflared Deployment has no available pod.
+	ReasonConnectorUnavailable = "ConnectorUnavailable"
+	// ReasonTunnelDegraded: the connector runs but Cloudflare does not report the tunnel healthy.
+	ReasonTunnelDegraded = "TunnelDegraded"
+	// ReasonConnected: the tunnel is healthy and its connector available.
+	ReasonConnected = "Connected"
+	// ReasonTunnelInUse: the tunnel is being deleted and waits for the services that use it.
+	ReasonTunnelInUse = "TunnelInUse"
 )
 
 // Annotations users and the operator put on a ConnectivityService.
@@ -62,7 +72,16 @@ const (
 	AnnotationCreateIntent = "connectivity.workersvpc.dev/create-intent"
 )
 
-// Finalizer keeps the object until its Cloudflare service is deleted or orphaned.
+// Annotations the operator puts on a CloudflareTunnel.
+const (
+	// AnnotationTunnelID is the durable record of the tunnel id a CloudflareTunnel created or
+	// claimed, in metadata so that a lost status loses nothing.
+	AnnotationTunnelID = "connectivity.workersvpc.dev/tunnel-id"
+)
+
+// Finalizer keeps the object until its Cloudflare service (or tunnel) is deleted or orphaned. A
+// CloudflareTunnel holds it also while ConnectivityServices still route through the tunnel, so
+// the tunnel goes after them, never before.
 const Finalizer = "connectivity.workersvpc.dev/finalizer"
 
 // AccountInUseFinalizer keeps an account object until no ConnectivityService uses it, so that

@@ -122,8 +122,8 @@ type ConnectivityServiceSpec struct {
 // ServiceHost is the origin of a service: exactly one of ipv4, ipv6, ipv4+ipv6 or hostname.
 // +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6) || has(self.hostname)",message="host needs an address: set ipv4, ipv6, both, or hostname"
 // +kubebuilder:validation:XValidation:rule="!has(self.hostname) || (!has(self.ipv4) && !has(self.ipv6))",message="host takes either IP addresses or a hostname, not both"
-// +kubebuilder:validation:XValidation:rule="!(has(self.ipv4) || has(self.ipv6)) || has(self.network)",message="an IP host (ipv4, ipv6) needs network.tunnelID"
-// +kubebuilder:validation:XValidation:rule="!has(self.hostname) || has(self.resolverNetwork)",message="a hostname host needs resolverNetwork.tunnelID"
+// +kubebuilder:validation:XValidation:rule="!(has(self.ipv4) || has(self.ipv6)) || has(self.network)",message="an IP host (ipv4, ipv6) needs network.tunnelID or network.tunnelRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.hostname) || has(self.resolverNetwork)",message="a hostname host needs resolverNetwork.tunnelID or resolverNetwork.tunnelRef"
 // +kubebuilder:validation:XValidation:rule="!has(self.network) || has(self.ipv4) || has(self.ipv6)",message="network is only for IP hosts (ipv4, ipv6); a hostname host uses resolverNetwork"
 // +kubebuilder:validation:XValidation:rule="!has(self.resolverNetwork) || has(self.hostname)",message="resolverNetwork is only for hostname hosts; an IP host uses network"
 type ServiceHost struct {
@@ -156,21 +156,41 @@ type ServiceHost struct {
 }
 
 // Network is the Cloudflare Tunnel that carries traffic to an IP origin.
+// +kubebuilder:validation:XValidation:rule="has(self.tunnelID) != has(self.tunnelRef)",message="network takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"
 type Network struct {
 	// tunnelID is the UUID of the Cloudflare Tunnel, as shown by `cloudflared tunnel list`.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MaxLength=36
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tunnelID must be a tunnel UUID such as 0191dce4-9ab4-7fce-b660-8e5dec5172da"
-	TunnelID string `json:"tunnelID"`
+	TunnelID string `json:"tunnelID,omitempty"`
+
+	// tunnelRef names a CloudflareTunnel in this namespace, whose tunnel id is used.
+	// +optional
+	TunnelRef *TunnelReference `json:"tunnelRef,omitempty"`
+}
+
+// TunnelReference names a CloudflareTunnel in the service's own namespace.
+type TunnelReference struct {
+	// name of the CloudflareTunnel.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="tunnelRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+	Name string `json:"name"`
 }
 
 // ResolverNetwork is the Cloudflare Tunnel whose cloudflared resolves and reaches a hostname.
+// +kubebuilder:validation:XValidation:rule="has(self.tunnelID) != has(self.tunnelRef)",message="resolverNetwork takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"
 type ResolverNetwork struct {
 	// tunnelID is the UUID of the Cloudflare Tunnel, as shown by `cloudflared tunnel list`.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MaxLength=36
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')",message="tunnelID must be a tunnel UUID such as 0191dce4-9ab4-7fce-b660-8e5dec5172da"
-	TunnelID string `json:"tunnelID"`
+	TunnelID string `json:"tunnelID,omitempty"`
+
+	// tunnelRef names a CloudflareTunnel in this namespace, whose tunnel id is used.
+	// +optional
+	TunnelRef *TunnelReference `json:"tunnelRef,omitempty"`
 
 	// resolverIPs are DNS servers cloudflared asks instead of its host's resolver.
 	// +optional
@@ -263,6 +283,9 @@ type ConnectivityService struct {
 	// +kubebuilder:default={}
 	Status ConnectivityServiceStatus `json:"status,omitzero"`
 }
+
+// SetObservedGeneration records the generation the conditions describe, for shared helpers.
+func (s *ConnectivityService) SetObservedGeneration(g int64) { s.Status.ObservedGeneration = g }
 
 // GetConditions returns the conditions, for condition helpers shared by every kind.
 func (s *ConnectivityService) GetConditions() []metav1.Condition { return s.Status.Conditions }

@@ -145,13 +145,13 @@ var _ = Describe("ConnectivityService validation", func() {
 		}), "host takes either IP addresses or a hostname, not both"),
 		Entry("IP host without network", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.Network = nil
-		}), "an IP host (ipv4, ipv6) needs network.tunnelID"),
+		}), "an IP host (ipv4, ipv6) needs network.tunnelID or network.tunnelRef"),
 		Entry("IP host with resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.ResolverNetwork = &v1alpha1.ResolverNetwork{TunnelID: tunnelID}
 		}), "resolverNetwork is only for hostname hosts; an IP host uses network"),
 		Entry("hostname without resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{Hostname: "db.apps.svc.cluster.local"}
-		}), "a hostname host needs resolverNetwork.tunnelID"),
+		}), "a hostname host needs resolverNetwork.tunnelID or resolverNetwork.tunnelRef"),
 		Entry("hostname with network", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{
 				Hostname:        "db.apps.svc.cluster.local",
@@ -220,6 +220,51 @@ var _ = Describe("ConnectivityService validation", func() {
 				}},
 			}
 		}), "must have at most 8 items"),
+
+		// tunnelID or tunnelRef, exactly one
+		Entry("network with both tunnelID and tunnelRef", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelID: tunnelID, TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}}
+		}), "network takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"),
+		Entry("network with neither tunnelID nor tunnelRef", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = &v1alpha1.Network{}
+		}), "network takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"),
+		Entry("resolverNetwork with both tunnelID and tunnelRef", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname: "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{
+					TunnelID: tunnelID, TunnelRef: &v1alpha1.TunnelReference{Name: "edge"},
+				},
+			}
+		}), "resolverNetwork takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"),
+		Entry("resolverNetwork with only resolverIPs", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{ResolverIPs: []string{"10.96.0.10"}},
+			}
+		}), "resolverNetwork takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"),
+		Entry("network.tunnelRef with an empty name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: ""}}
+		}), "spec.host.network.tunnelRef.name in body should be at least 1 chars long"),
+		Entry("network.tunnelRef without name", setField(map[string]any{}, "spec", "host", "network", "tunnelRef"),
+			"spec.host.network.tunnelRef.name: Required value"),
+		Entry("network.tunnelRef.name not an object name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "Edge Tunnel"}}
+		}), "tunnelRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"),
+		Entry("network.tunnelRef.name longer than 253 characters", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: strings.Repeat("a", 254)}}
+		}), "spec.host.network.tunnelRef.name: Too long: may not be more than 253"),
+		Entry("resolverNetwork.tunnelRef with an empty name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelRef: &v1alpha1.TunnelReference{Name: ""}},
+			}
+		}), "spec.host.resolverNetwork.tunnelRef.name in body should be at least 1 chars long"),
+		Entry("resolverNetwork.tunnelRef.name not an object name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname:        "db.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelRef: &v1alpha1.TunnelReference{Name: "-edge"}},
+			}
+		}), "tunnelRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"),
 
 		// ports
 		Entry("httpPort 0", set(func(s *v1alpha1.ConnectivityService) {
@@ -350,6 +395,23 @@ var _ = Describe("ConnectivityService validation", func() {
 				}},
 			}
 		}, v1alpha1.AccountKind("")),
+		Entry("ipv4 with network.tunnelRef", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}}
+		}, v1alpha1.AccountKind("")),
+		Entry("dual stack with a network.tunnelRef of 253 characters", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.IPv6 = "fd00::5"
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{
+				Name: strings.Repeat(strings.Repeat("a", 62)+".", 4) + "b",
+			}}
+		}, v1alpha1.AccountKind("")),
+		Entry("hostname with resolverNetwork.tunnelRef and resolverIPs", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				Hostname: "web.apps.svc.cluster.local",
+				ResolverNetwork: &v1alpha1.ResolverNetwork{
+					TunnelRef: &v1alpha1.TunnelReference{Name: "edge.prod"}, ResolverIPs: []string{"10.96.0.10"},
+				},
+			}
+		}, v1alpha1.AccountKind("")),
 		Entry("tcp without appProtocol", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Type, s.Spec.HTTPPort, s.Spec.TCPPort = v1alpha1.ServiceTypeTCP, nil, ptr.To[int32](6379)
 		}, v1alpha1.AccountKind("")),
@@ -412,6 +474,14 @@ var _ = Describe("ConnectivityService validation", func() {
 			}
 			obj.Spec.HTTPPort, obj.Spec.HTTPSPort = nil, ptr.To[int32](443)
 			obj.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+			Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+		})
+
+		It("accepts moving a service from a tunnelID to a tunnelRef and back", func(ctx SpecContext) {
+			obj := created(ctx, nil)
+			obj.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}}
+			Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+			obj.Spec.Host.Network = &v1alpha1.Network{TunnelID: tunnelID}
 			Expect(k8sClient.Update(ctx, obj)).To(Succeed())
 		})
 
@@ -590,7 +660,7 @@ var _ = Describe("CRD documentation", func() {
 	It("describes every spec property, for kubectl explain", func() {
 		files, err := filepath.Glob(filepath.Join(crdDir, "*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(3))
+		Expect(files).To(HaveLen(4))
 
 		undocumented := make([]string, 0, len(files))
 		for _, file := range files {
@@ -658,7 +728,8 @@ var _ = Describe("samples", func() {
 		Expect(kinds).To(HaveKey("ConnectivityService"))
 		Expect(kinds).To(HaveKey("CloudflareAccount"))
 		Expect(kinds).To(HaveKey("ClusterCloudflareAccount"))
-		Expect(kinds).To(HaveLen(3), "samples must hold only this operator's kinds (no Secrets)")
+		Expect(kinds).To(HaveKey("CloudflareTunnel"))
+		Expect(kinds).To(HaveLen(4), "samples must hold only this operator's kinds (no Secrets)")
 	})
 })
 

@@ -87,12 +87,21 @@ func (r Ref) String() string {
 // "default". A namespaced CloudflareAccount is always looked up in the service's own namespace,
 // so no service can use (or read the Secret of) another namespace's account.
 func RefFor(svc *v1alpha1.ConnectivityService) Ref {
-	ref := svc.Spec.AccountRef
+	return refOf(svc.Namespace, svc.Spec.AccountRef)
+}
+
+// TunnelRefFor is the account a CloudflareTunnel uses, by the same rules as services.
+func TunnelRefFor(t *v1alpha1.CloudflareTunnel) Ref {
+	return refOf(t.Namespace, t.Spec.AccountRef)
+}
+
+// refOf resolves an accountRef given in an object of namespace.
+func refOf(namespace string, ref *v1alpha1.AccountReference) Ref {
 	if ref == nil {
 		return Ref{Kind: v1alpha1.AccountKindCluster, Name: v1alpha1.DefaultClusterAccountName}
 	}
 	if ref.Kind == v1alpha1.AccountKindNamespaced {
-		return Ref{Kind: ref.Kind, Namespace: svc.Namespace, Name: ref.Name}
+		return Ref{Kind: ref.Kind, Namespace: namespace, Name: ref.Name}
 	}
 	return Ref{Kind: v1alpha1.AccountKindCluster, Name: ref.Name}
 }

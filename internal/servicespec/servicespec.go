@@ -4,6 +4,7 @@
 package servicespec
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strings"
@@ -26,13 +27,28 @@ func Name(obj *v1alpha1.ConnectivityService) string {
 	return obj.Name
 }
 
-// Build returns the body that create and update send for this object.
+// TunnelIDs are the ids of the CloudflareTunnels that spec.host's tunnelRefs name, resolved by
+// the controller; they stand in for tunnelID where the spec gives a tunnelRef instead.
+type TunnelIDs struct {
+	// Network is the id for host.network.tunnelRef.
+	Network string
+	// Resolver is the id for host.resolverNetwork.tunnelRef.
+	Resolver string
+}
+
+// Build returns the body that create and update send for this object, whose host names its
+// tunnels by id.
 func Build(obj *v1alpha1.ConnectivityService) cloudflare.Service {
+	return BuildWith(obj, TunnelIDs{})
+}
+
+// BuildWith returns the body for this object, with the resolved ids of its tunnelRefs.
+func BuildWith(obj *v1alpha1.ConnectivityService, ids TunnelIDs) cloudflare.Service {
 	spec := obj.Spec
 	svc := cloudflare.Service{
 		Name:        Name(obj),
 		Type:        string(spec.Type),
-		Host:        buildHost(spec.Host),
+		Host:        buildHost(spec.Host, ids),
 		HTTPPort:    spec.HTTPPort,
 		HTTPSPort:   spec.HTTPSPort,
 		TCPPort:     spec.TCPPort,
@@ -44,14 +60,14 @@ func Build(obj *v1alpha1.ConnectivityService) cloudflare.Service {
 	return svc
 }
 
-func buildHost(h v1alpha1.ServiceHost) cloudflare.Host {
+func buildHost(h v1alpha1.ServiceHost, ids TunnelIDs) cloudflare.Host {
 	host := cloudflare.Host{IPv4: h.IPv4, IPv6: h.IPv6, Hostname: h.Hostname}
 	if h.Network != nil {
-		host.Network = &cloudflare.Network{TunnelID: h.Network.TunnelID}
+		host.Network = &cloudflare.Network{TunnelID: cmp.Or(h.Network.TunnelID, ids.Network)}
 	}
 	if h.ResolverNetwork != nil {
 		host.ResolverNetwork = &cloudflare.ResolverNetwork{
-			TunnelID:    h.ResolverNetwork.TunnelID,
+			TunnelID:    cmp.Or(h.ResolverNetwork.TunnelID, ids.Resolver),
 			ResolverIPs: slices.Clone(h.ResolverNetwork.ResolverIPs),
 		}
 	}

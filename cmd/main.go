@@ -19,6 +19,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -118,6 +119,8 @@ func run(o options) error {
 		GracefulShutdownTimeout: &o.shutdownTimeout,
 		// Secrets are read one at a time, uncached: never an informer over every Secret.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// The connector objects are cached only when the operator made them.
+		Cache: cache.Options{ByObject: controller.CacheByObject()},
 	})
 	if err != nil {
 		return err

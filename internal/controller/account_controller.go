@@ -120,6 +120,17 @@ func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObj
 			n, first.Namespace, first.Name))
 		return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
 	}
+	var tunnels v1alpha1.CloudflareTunnelList
+	if err := v.List(ctx, &tunnels, client.MatchingFields{indexTunnelAccount: acct.Ref.String()}); err != nil {
+		return ctrl.Result{}, err
+	}
+	if n := len(tunnels.Items); n > 0 {
+		first := tunnels.Items[0]
+		markReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
+			"waiting for the %d CloudflareTunnel(s) that use this account (such as %s/%s) to be deleted first",
+			n, first.Namespace, first.Name))
+		return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
+	}
 	if v.Secrets != nil {
 		v.Secrets.Untrack(acct.Ref.String())
 	}
@@ -127,6 +138,17 @@ func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObj
 	before := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, v1alpha1.AccountInUseFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(v.Patch(ctx, obj, client.MergeFrom(before)))
+}
+
+// accountOfTunnel maps a deleted tunnel to its account object of one kind, as accountOfService.
+func accountOfTunnel(kind v1alpha1.AccountKind) handler.MapFunc {
+	return func(_ context.Context, o client.Object) []reconcile.Request {
+		ref := account.TunnelRefFor(o.(*v1alpha1.CloudflareTunnel))
+		if ref.Kind != kind {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}}
+	}
 }
 
 // accountOfService maps a deleted service to its account object of one kind, so a deleted

@@ -36,7 +36,7 @@ func (r *ConnectivityServiceReconciler) claim(ctx context.Context, obj *v1alpha1
 	}
 	obj.Status.ServiceID = svc.ID
 	obj.Status.UpdatedAt = timePtr(svc.UpdatedAt)
-	if servicespec.Equal(servicespec.Build(obj), svc) {
+	if servicespec.Equal(desiredBody(ctx, obj), svc) {
 		// The usual case after a create: record the service and Ready in one write.
 		r.ready(obj, reason, svc.ID)
 	} else {
@@ -61,7 +61,7 @@ func (r *ConnectivityServiceReconciler) record(ctx context.Context, obj *v1alpha
 	}
 	return r.patchMeta(ctx, obj, func() {
 		controllerutil.AddFinalizer(obj, v1alpha1.Finalizer)
-		setAnnotation(obj, v1alpha1.AnnotationServiceID, id)
+		metav1.SetMetaDataAnnotation(&obj.ObjectMeta, v1alpha1.AnnotationServiceID, id)
 		delete(obj.Annotations, v1alpha1.AnnotationCreateIntent)
 	})
 }

@@ -2,12 +2,9 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,32 +38,21 @@ const (
 // ConnectivityServiceReconciler keeps one Cloudflare connectivity service per ConnectivityService.
 type ConnectivityServiceReconciler struct {
 	client.Client
-	// Accounts resolves account objects and reads their Secrets (uncached).
-	Accounts *account.Resolver
-	// ClientFor builds the Cloudflare client of an account.
-	ClientFor ClientFor
+	*dialer
 	// Reservations hold the names objects create, claim, rename and delete services under.
 	Reservations *ownership.Reservations
 	// Inventory is the shared per-account service list, refreshed once per ResyncInterval.
 	Inventory *inventory.Inventory
-	// Recorder emits events on the objects.
-	Recorder events.EventRecorder
-	// ResyncInterval is how often a Ready service is compared with Cloudflare.
-	ResyncInterval time.Duration
-	// Now is the clock used for create intents; tests may replace it.
+	reporter
+	// Now is the clock used for create intents.
 	Now func() time.Time
-
-	// lastCredentials holds, per account object, the credentials this process last read. They
-	// serve only deletes whose Secret is already gone, such as when a namespace is deleted with
-	// its Secret, its account and its services at once: the services can still delete their
-	// Cloudflare services instead of getting stuck.
-	lastCredentials sync.Map
 }
 
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=connectivityservices,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=connectivityservices/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=connectivityservices/finalizers,verbs=update
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts;clustercloudflareaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflaretunnels,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -95,84 +81,36 @@ func (r *ConnectivityServiceReconciler) reconcileNormal(ctx context.Context, obj
 		return res, err
 	}
 	obj.Status.AccountID = conn.acct.AccountID
+	ctx, res, ok, err := r.resolveTunnelRefs(ctx, obj, conn.acct.AccountID)
+	if !ok {
+		return res, err
+	}
 	if id := recordedID(obj); id != "" {
 		return r.reconcileRecorded(ctx, obj, conn, patcher, id)
 	}
 	return r.reconcileCreate(ctx, obj, conn, patcher)
 }
 
-// connection is a resolved account with a client for it.
-type connection struct {
-	acct *account.Account
-	cl   cloudflare.Client
-}
-
-// connect resolves the account and credentials. When they are not usable it sets the condition
-// that says why and returns a nil connection with the result to return.
+// connect resolves the object's account and credentials; see dialer.connect.
 func (r *ConnectivityServiceReconciler) connect(ctx context.Context, obj *v1alpha1.ConnectivityService) (*connection, ctrl.Result, error) {
-	ref := account.RefFor(obj)
-	acct, err := r.Accounts.Get(ctx, ref)
-	if errors.Is(err, account.ErrAccountNotFound) {
-		markReconciling(obj, v1alpha1.ReasonAccountNotReady, accountMissingMessage(ref))
-		return nil, ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
-	}
-	if err != nil {
-		return nil, ctrl.Result{}, err
-	}
-	if !acct.Ready() {
-		markReconciling(obj, v1alpha1.ReasonAccountNotReady, accountNotReadyMessage(acct))
-		return nil, ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
-	}
-	conn, err := r.dial(ctx, acct)
-	switch {
-	case errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete):
-		markReconciling(obj, v1alpha1.ReasonCredentialsNotFound, secretMessage(acct, err))
-		return nil, ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
-	case errors.Is(err, account.ErrCredentialsMalformed) || errors.Is(err, cloudflare.ErrInvalid):
-		// Credentials no client can be made with: a person must fix the Secret, whose change
-		// wakes this object.
-		r.stall(obj, v1alpha1.ReasonCredentialsInvalid, malformedMessage(acct))
-		return nil, ctrl.Result{RequeueAfter: credentialsRetry}, nil
-	}
-	return conn, ctrl.Result{}, err
+	return r.dialer.connect(ctx, obj, account.RefFor(obj), func(reason, message string) { r.stall(obj, reason, message) })
 }
 
-// dial reads the account's credentials and builds its client.
-func (r *ConnectivityServiceReconciler) dial(ctx context.Context, acct *account.Account) (*connection, error) {
-	creds, err := r.Accounts.Credentials(ctx, acct)
-	if err != nil {
-		return nil, err
-	}
-	r.lastCredentials.Store(acct.Ref.String(), creds)
-	return r.connectWith(acct, creds)
-}
-
-// connectWith builds the account's client from credentials already read.
-func (r *ConnectivityServiceReconciler) connectWith(acct *account.Account, creds cloudflare.Credentials) (*connection, error) {
-	cl, err := r.ClientFor(acct, creds)
-	if err != nil {
-		return nil, err
-	}
-	return &connection{acct: acct, cl: cl}, nil
-}
-
-// resync is the result for a converged object: come back after the resync interval, plus up to
-// a tenth of it at random so that a thousand objects do not all come back in the same second.
+// resync is the result for a converged object; see jittered.
 func (r *ConnectivityServiceReconciler) resync() ctrl.Result {
-	jitter := time.Duration(rand.Int64N(int64(r.ResyncInterval)/10 + 1))
-	return ctrl.Result{RequeueAfter: r.ResyncInterval + jitter}
+	return jittered(r.ResyncInterval)
 }
 
-// patchMeta changes the object's metadata (finalizer, annotations) with optimistic locking, so
-// two writers cannot both believe they recorded a create intent. It keeps the in-memory status,
-// which the deferred patch still has to write.
+// jittered comes back after interval, plus up to a tenth of it at random, so that a thousand
+// objects do not all come back in the same second.
+func jittered(interval time.Duration) ctrl.Result {
+	jitter := time.Duration(rand.Int64N(int64(interval)/10 + 1))
+	return ctrl.Result{RequeueAfter: interval + jitter}
+}
+
+// patchMeta changes the object's metadata; see patchMeta.
 func (r *ConnectivityServiceReconciler) patchMeta(ctx context.Context, obj *v1alpha1.ConnectivityService, mutate func()) error {
-	before := obj.DeepCopy()
-	status := obj.Status.DeepCopy()
-	mutate()
-	err := r.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	obj.Status = *status
-	return err
+	return patchMeta(ctx, r.Client, obj, copyServiceStatus, mutate)
 }
 
 func copyServiceStatus(dst, src client.Object) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -86,7 +87,7 @@ func (r *ConnectivityServiceReconciler) resolveIntent(ctx context.Context, obj *
 // writes the intent with optimistic locking and a new attempt number, so that two managers
 // working from stale caches cannot both send a create for one object.
 func (r *ConnectivityServiceReconciler) create(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, intent ownership.Intent) (ctrl.Result, error) {
-	body := servicespec.Build(obj)
+	body := desiredBody(ctx, obj)
 	body.Name = intent.Name
 	if !slices.ContainsFunc(intent.Bodies, func(b cloudflare.Service) bool { return servicespec.Equal(b, body) }) {
 		intent.Bodies = append(intent.Bodies, body)
@@ -101,7 +102,7 @@ func (r *ConnectivityServiceReconciler) create(ctx context.Context, obj *v1alpha
 	}
 	if err := r.patchMeta(ctx, obj, func() {
 		controllerutil.AddFinalizer(obj, v1alpha1.Finalizer)
-		setAnnotation(obj, v1alpha1.AnnotationCreateIntent, raw)
+		metav1.SetMetaDataAnnotation(&obj.ObjectMeta, v1alpha1.AnnotationCreateIntent, raw)
 	}); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -207,11 +208,4 @@ func (r *ConnectivityServiceReconciler) clearIntent(ctx context.Context, obj *v1
 		return nil
 	}
 	return r.patchMeta(ctx, obj, func() { delete(obj.Annotations, v1alpha1.AnnotationCreateIntent) })
-}
-
-func setAnnotation(obj *v1alpha1.ConnectivityService, key, value string) {
-	if obj.Annotations == nil {
-		obj.Annotations = map[string]string{}
-	}
-	obj.Annotations[key] = value
 }

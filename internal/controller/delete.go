@@ -32,7 +32,7 @@ func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, obj
 		return ctrl.Result{}, r.releaseObject(ctx, obj)
 	}
 	markReconciling(obj, v1alpha1.ReasonDeleting, "deleting the Cloudflare service")
-	conn, err := r.connectForDelete(ctx, obj)
+	conn, err := r.connectForDelete(ctx, account.RefFor(obj))
 	if err != nil {
 		return r.deleteBlocked(obj, err)
 	}
@@ -94,35 +94,10 @@ func (r *ConnectivityServiceReconciler) provenByIntent(ctx context.Context, obj 
 	return id, r.record(ctx, obj, id)
 }
 
-// connectForDelete resolves the account and credentials. Unlike the normal path it does not wait
-// for the account to be Ready: a delete should go through whenever the credentials still work,
-// even when their Secret was deleted a moment before.
-func (r *ConnectivityServiceReconciler) connectForDelete(ctx context.Context, obj *v1alpha1.ConnectivityService) (*connection, error) {
-	acct, err := r.Accounts.Get(ctx, account.RefFor(obj))
-	if err != nil {
-		return nil, err
-	}
-	conn, err := r.dial(ctx, acct)
-	if errors.Is(err, account.ErrSecretNotFound) {
-		if creds, ok := r.lastCredentials.Load(acct.Ref.String()); ok {
-			ctrl.LoggerFrom(ctx).Info("Secret is gone; deleting with the credentials last read from it", "account", acct.Ref.String())
-			return r.connectWith(acct, creds.(cloudflare.Credentials))
-		}
-	}
-	return conn, err
-}
-
 // deleteBlocked reports why the service cannot be deleted for want of an account or credentials.
 func (r *ConnectivityServiceReconciler) deleteBlocked(obj *v1alpha1.ConnectivityService, err error) (ctrl.Result, error) {
-	var what string
-	switch {
-	case errors.Is(err, account.ErrAccountNotFound):
-		what = account.RefFor(obj).String() + " does not exist"
-	case errors.Is(err, account.ErrSecretNotFound):
-		what = "the account's Secret does not exist"
-	case errors.Is(err, account.ErrSecretIncomplete):
-		what = "the account's Secret holds no API token"
-	default:
+	what := deleteBlockedBy(account.RefFor(obj), err)
+	if what == "" {
 		return ctrl.Result{}, err
 	}
 	r.stall(obj, v1alpha1.ReasonCredentialsNotFound, deleteCredentialsMessage(what))

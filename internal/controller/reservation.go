@@ -93,6 +93,18 @@ func holderExists(reader client.Reader) ownership.HolderExists {
 	}
 }
 
+// tunnelHolderExists is holderExists for CloudflareTunnels.
+func tunnelHolderExists(reader client.Reader) ownership.HolderExists {
+	return func(ctx context.Context, h ownership.Holder) (bool, error) {
+		obj := &v1alpha1.CloudflareTunnel{}
+		err := reader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, obj)
+		if err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		return obj.UID == h.UID, nil
+	}
+}
+
 func nameTakenMessage(existing cloudflare.Service, accountID string) string {
 	return fmt.Sprintf("a Cloudflare service named %q already exists in account %s (service id %s) and is not managed by this object: "+
 		"choose another spec.name, or annotate the object with %s: \"true\" to adopt it",

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -51,6 +52,9 @@ type Config struct {
 	Secrets SecretWatcher
 	// ReservationNamespace holds the Leases that reserve service names (the operator's own).
 	ReservationNamespace string
+	// TunnelHealthPoll is how often a tunnel not yet healthy is looked at; zero means
+	// DefaultTunnelHealthPoll.
+	TunnelHealthPoll time.Duration
 }
 
 // SecretWatcher tracks the Secrets accounts read and reports their changes (see secretwatch).
@@ -66,6 +70,9 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	if err := indexAccountSecrets(ctx, mgr, cfg.Accounts); err != nil {
+		return err
+	}
+	if err := indexTunnels(ctx, mgr); err != nil {
 		return err
 	}
 	verifier := accountVerifier{
@@ -84,10 +91,10 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	if err := setupAccountControllers(mgr, verifier, cfg.Secrets); err != nil {
 		return err
 	}
+	dial := &dialer{Accounts: cfg.Accounts, ClientFor: cfg.ClientFor, ResyncInterval: cfg.ResyncInterval}
 	svc := &ConnectivityServiceReconciler{
 		Client:    mgr.GetClient(),
-		Accounts:  cfg.Accounts,
-		ClientFor: cfg.ClientFor,
+		dialer:    dial,
 		Inventory: inventory.New(),
 		Reservations: &ownership.Reservations{
 			Client:    mgr.GetClient(),
@@ -95,11 +102,27 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			Namespace: cfg.ReservationNamespace,
 			Exists:    holderExists(mgr.GetAPIReader()),
 		},
-		Recorder:       mgr.GetEventRecorder("connectivityservice-controller"),
-		ResyncInterval: cfg.ResyncInterval,
-		Now:            time.Now,
+		reporter: reporter{Recorder: mgr.GetEventRecorder("connectivityservice-controller")},
+		Now:      time.Now,
 	}
-	return svc.setupWithManager(mgr, cfg.MaxConcurrentReconciles, serviceSecrets)
+	if err := svc.setupWithManager(mgr, cfg.MaxConcurrentReconciles, serviceSecrets); err != nil {
+		return err
+	}
+	tunnels := &CloudflareTunnelReconciler{
+		Client:    mgr.GetClient(),
+		dialer:    dial,
+		reporter:  reporter{Recorder: mgr.GetEventRecorder("cloudflaretunnel-controller")},
+		APIReader: mgr.GetAPIReader(),
+		Reservations: &ownership.Reservations{
+			Client:    mgr.GetClient(),
+			Reader:    mgr.GetAPIReader(),
+			Namespace: cfg.ReservationNamespace,
+			Exists:    tunnelHolderExists(mgr.GetAPIReader()),
+		},
+		HealthPollInterval: cmp.Or(cfg.TunnelHealthPoll, DefaultTunnelHealthPoll),
+		Now:                time.Now,
+	}
+	return setupTunnels(mgr, tunnels, 2)
 }
 
 // setupWithManager watches the objects themselves (spec and annotation changes), the deletion of
@@ -112,6 +135,8 @@ func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, worke
 			builder.WithPredicates(onlyDeletes())).
 		Watches(&v1alpha1.CloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
+		Watches(&v1alpha1.CloudflareTunnel{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfTunnel),
+			builder.WithPredicates(tunnelIdentityChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers, RateLimiter: retryBackoff()}).
 		Named("connectivityservice")
 	if secrets != nil {
@@ -128,11 +153,15 @@ func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets
 		For(&v1alpha1.CloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.ConnectivityService{},
 			handler.EnqueueRequestsFromMapFunc(accountOfService(v1alpha1.AccountKindNamespaced)), serviceGone).
+		Watches(&v1alpha1.CloudflareTunnel{},
+			handler.EnqueueRequestsFromMapFunc(accountOfTunnel(v1alpha1.AccountKindNamespaced)), serviceGone).
 		Named("cloudflareaccount")
 	cluster := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ClusterCloudflareAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.ConnectivityService{},
 			handler.EnqueueRequestsFromMapFunc(accountOfService(v1alpha1.AccountKindCluster)), serviceGone).
+		Watches(&v1alpha1.CloudflareTunnel{},
+			handler.EnqueueRequestsFromMapFunc(accountOfTunnel(v1alpha1.AccountKindCluster)), serviceGone).
 		Named("clustercloudflareaccount")
 	if secrets != nil {
 		ns = ns.WatchesRawSource(source.Channel(secrets.Subscribe(), handler.EnqueueRequestsFromMapFunc(

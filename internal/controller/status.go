@@ -116,3 +116,14 @@ func finishWithStatus(ctx context.Context, c client.Client, p *statusPatcher, ob
 		*retErr = kerrors.NewAggregate([]error{*retErr, err})
 	}
 }
+
+// patchMeta changes an object's metadata (finalizer, annotations) with optimistic locking, so
+// two writers cannot both believe they recorded a create intent or a claim. It keeps the
+// in-memory status, which the deferred status patch still has to write.
+func patchMeta(ctx context.Context, c client.Client, obj client.Object, copyStatus func(dst, src client.Object), mutate func()) error {
+	before := obj.DeepCopyObject().(client.Object)
+	mutate()
+	err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	copyStatus(obj, before)
+	return err
+}

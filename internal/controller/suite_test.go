@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -118,6 +119,7 @@ func runManager(metricsBind string) (context.CancelFunc, chan struct{}) {
 		Scheme:    scheme,
 		Metrics:   metricsserver.Options{BindAddress: metricsBind},
 		NewClient: newInterceptedClient,
+		Cache:     cache.Options{ByObject: controller.CacheByObject()},
 		// A restarted manager registers the same controller names again.
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
@@ -139,6 +141,7 @@ func runManager(metricsBind string) (context.CancelFunc, chan struct{}) {
 		MaxConcurrentReconciles: 4,
 		Secrets:                 secrets,
 		ReservationNamespace:    clusterNamespace,
+		TunnelHealthPoll:        time.Second,
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

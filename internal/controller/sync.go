@@ -31,8 +31,8 @@ func (r *ConnectivityServiceReconciler) reconcileRecorded(ctx context.Context, o
 		return r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
 			"annotation %s names service %s, which does not exist in account %s: fix or remove the annotation",
 			v1alpha1.AnnotationServiceID, id, conn.acct.AccountID)), nil
-	case err != nil && obj.Status.ServiceID == id && readyNow(obj):
-		return r.observationFailed(ctx, conn.acct.AccountID, err), nil
+	case err != nil && obj.Status.ServiceID == id && readyNow(obj, obj.Status.ObservedGeneration):
+		return observationFailed(ctx, conn.acct.AccountID, err, r.resync()), nil
 	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}
@@ -91,7 +91,7 @@ func (r *ConnectivityServiceReconciler) recreate(ctx context.Context, obj *v1alp
 // does. A write needs the reservation of the spec's name; a rename then gives up the old one. A
 // difference at an already-handled generation is drift made outside the operator.
 func (r *ConnectivityServiceReconciler) converge(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, remote cloudflare.Service, reason string) (ctrl.Result, error) {
-	desired := servicespec.Build(obj)
+	desired := desiredBody(ctx, obj)
 	if servicespec.Equal(desired, remote) {
 		r.stillReady(obj, reason, remote.ID)
 		return r.resync(), nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -109,33 +110,67 @@ func Register(reader client.Reader, circuits func() int) {
 	})
 }
 
-// conditionCollector counts ConnectivityServices by condition when scraped, from the cache.
+// conditionCollector counts ConnectivityServices and CloudflareTunnels by condition, and the
+// tunnels' connections, when scraped, from the cache.
 type conditionCollector struct{}
 
 var servicesDesc = prometheus.NewDesc(namespace+"_services",
 	"ConnectivityServices whose condition (Ready, Stalled, Reconciling) is True.", []string{"condition"}, nil)
 
+var (
+	tunnelsDesc = prometheus.NewDesc(namespace+"_tunnels",
+		"CloudflareTunnels whose condition (Ready, Stalled, Reconciling) is True.", []string{"condition"}, nil)
+	tunnelConnectionsDesc = prometheus.NewDesc(namespace+"_tunnel_connections",
+		"Active connections between a CloudflareTunnel's connector and Cloudflare's edge, as the API last reported.",
+		[]string{"namespace", "name"}, nil)
+)
+
+// conditionKinds are the conditions the collectors count.
+var conditionKinds = []string{v1alpha1.ConditionReady, v1alpha1.ConditionStalled, v1alpha1.ConditionReconciling}
+
 // Describe implements prometheus.Collector.
-func (conditionCollector) Describe(ch chan<- *prometheus.Desc) { ch <- servicesDesc }
+func (conditionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- servicesDesc
+	ch <- tunnelsDesc
+	ch <- tunnelConnectionsDesc
+}
 
 // Collect implements prometheus.Collector.
 func (conditionCollector) Collect(ch chan<- prometheus.Metric) {
 	sourcesMu.Lock()
 	reader := services
 	sourcesMu.Unlock()
-	var list v1alpha1.ConnectivityServiceList
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := reader.List(ctx, &list); err != nil {
-		return
-	}
-	for _, cond := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionStalled, v1alpha1.ConditionReconciling} {
-		n := 0
+	var list v1alpha1.ConnectivityServiceList
+	if err := reader.List(ctx, &list); err == nil {
+		conds := make([][]metav1.Condition, 0, len(list.Items))
 		for i := range list.Items {
-			if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, cond) {
+			conds = append(conds, list.Items[i].Status.Conditions)
+		}
+		countConditions(ch, servicesDesc, conds)
+	}
+	var tunnels v1alpha1.CloudflareTunnelList
+	if err := reader.List(ctx, &tunnels); err == nil {
+		conds := make([][]metav1.Condition, 0, len(tunnels.Items))
+		for i := range tunnels.Items {
+			t := &tunnels.Items[i]
+			conds = append(conds, t.Status.Conditions)
+			ch <- prometheus.MustNewConstMetric(tunnelConnectionsDesc, prometheus.GaugeValue, float64(t.Status.Connections), t.Namespace, t.Name)
+		}
+		countConditions(ch, tunnelsDesc, conds)
+	}
+}
+
+// countConditions sends, for each condition kind, how many of the objects have it True.
+func countConditions(ch chan<- prometheus.Metric, desc *prometheus.Desc, objects [][]metav1.Condition) {
+	for _, cond := range conditionKinds {
+		n := 0
+		for _, conds := range objects {
+			if meta.IsStatusConditionTrue(conds, cond) {
 				n++
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(servicesDesc, prometheus.GaugeValue, float64(n), cond)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), cond)
 	}
 }

@@ -5,6 +5,8 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -60,6 +62,8 @@ type options struct {
 	verifyInterval           time.Duration
 	workers                  int
 	shutdownTimeout          time.Duration
+	clusterDomain            string
+	clusterDNSIPs            []string
 	requestsPer5m, burst     int
 }
 
@@ -91,6 +95,16 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.burst, "cloudflare-burst", 20, "API calls a credential may make at once after a quiet period.")
 	flag.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 20*time.Second,
 		"How long in-flight reconciles get to finish on shutdown; keep it below the pod's termination grace period.")
+	flag.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local",
+		"The cluster's DNS domain: a serviceRef host is sent as <service>.<namespace>.svc.<cluster-domain>.")
+	flag.Func("cluster-dns-ip", "An address of the cluster's DNS, sent as a serviceRef host's resolver "+
+		"(repeat for dual stack; default: the ClusterIPs of kube-system/kube-dns).", func(v string) error {
+		if net.ParseIP(v) == nil {
+			return fmt.Errorf("%q is not an IP address", v)
+		}
+		o.clusterDNSIPs = append(o.clusterDNSIPs, v)
+		return nil
+	})
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -150,6 +164,7 @@ func run(o options) error {
 		Secrets:                 secrets,
 		// Name reservations live beside the leader election Lease, in the operator's namespace.
 		ReservationNamespace: o.clusterResourceNamespace,
+		DNS:                  controller.ClusterDNS{Domain: o.clusterDomain, ResolverIPs: o.clusterDNSIPs},
 	})
 	if err != nil {
 		return err

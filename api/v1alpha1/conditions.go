@@ -53,6 +53,16 @@ const (
 	ReasonConnectorUnavailable = "ConnectorUnavailable"
 	// ReasonTunnelDegraded: the connector runs but Cloudflare does not report the tunnel healthy.
 	ReasonTunnelDegraded = "TunnelDegraded"
+	// ReasonServiceNotFound: the Service serviceRef names does not exist (or has no address).
+	ReasonServiceNotFound = "ServiceNotFound"
+	// ReasonPortNotFound: the Service serviceRef names has no such port.
+	ReasonPortNotFound = "PortNotFound"
+	// ReasonSuspended: spec.suspend is true; the operator makes no Cloudflare call.
+	ReasonSuspended = "Suspended"
+	// ReasonObserved: with managementPolicy Observe, the service was read and mirrored into status.
+	ReasonObserved = "Observed"
+	// ReasonNotFound: with managementPolicy Observe, no service of the id or name exists.
+	ReasonNotFound = "NotFound"
 	// ReasonConnected: the tunnel is healthy and its connector available.
 	ReasonConnected = "Connected"
 	// ReasonTunnelInUse: the tunnel is being deleted and waits for the services that use it.
@@ -67,6 +77,10 @@ const (
 	// lost status loses nothing (as Crossplane's external-name). The operator writes it when the
 	// object claims a service; a user sets it to import an existing service by id.
 	AnnotationServiceID = "connectivity.workersvpc.dev/service-id"
+	// AnnotationReconcileRequestedAt, set to any new value (such as the time), asks for a
+	// reconcile now that does not wait for the account's shared list to age: Flux's convention,
+	// so `flux reconcile`-style tooling and `kubectl annotate --overwrite` scripts work.
+	AnnotationReconcileRequestedAt = "reconcile.fluxcd.io/requestedAt"
 	// AnnotationCreateIntent records, before a create call, that a create is in flight; its value
 	// identifies the attempt. It makes an unknown create outcome recoverable without duplicates.
 	AnnotationCreateIntent = "connectivity.workersvpc.dev/create-intent"

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // ServiceType is the protocol a connectivity service speaks; it decides which port fields apply.
@@ -117,16 +118,70 @@ type ConnectivityServiceSpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// managementPolicy is Manage (the default: create, update and delete the service) or Observe
+	// (mirror an existing service, found by the service-id annotation or by name, into status and
+	// never write to Cloudflare; deleting the object makes no call). Switching to Manage takes the
+	// service over with the usual ownership rules.
+	// +optional
+	// +kubebuilder:default=Manage
+	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
+
+	// suspend, when true, stops every Cloudflare call for this object (as Flux's suspend) until it
+	// is set back to false, which reconciles at once.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// export writes the service's binding for Workers into a ConfigMap in this namespace.
+	// +optional
+	Export *Export `json:"export,omitempty"`
 }
 
-// ServiceHost is the origin of a service: exactly one of ipv4, ipv6, ipv4+ipv6 or hostname.
-// +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6) || has(self.hostname)",message="host needs an address: set ipv4, ipv6, both, or hostname"
+// ManagementPolicy says whether the operator writes the Cloudflare service or only observes it.
+// +kubebuilder:validation:Enum=Manage;Observe
+type ManagementPolicy string
+
+const (
+	// ManagementPolicyManage creates, updates and deletes the service.
+	ManagementPolicyManage ManagementPolicy = "Manage"
+	// ManagementPolicyObserve only reads the service and mirrors it into status.
+	ManagementPolicyObserve ManagementPolicy = "Observe"
+)
+
+// Export is the ConfigMap that hands a service's binding to a Worker's deployment.
+type Export struct {
+	// binding is the name the Worker reads the service by (env.<binding>), such as API.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z_$][A-Za-z0-9_$]*$')",message="binding must be a JavaScript identifier such as API or ORDERS_DB: letters, digits, '_' and '$', not starting with a digit"
+	Binding string `json:"binding"`
+
+	// configMapName is the ConfigMap's name; defaults to <object name>-vpc-binding.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="configMapName must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+	ConfigMapName string `json:"configMapName,omitempty"`
+}
+
+// ServiceHost is the origin of a service: exactly one of ipv4, ipv6, ipv4+ipv6, hostname or a
+// Kubernetes Service (serviceRef).
+// +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6) || has(self.hostname) || has(self.serviceRef)",message="host needs an address: set ipv4, ipv6, both, hostname, or serviceRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceRef) || !(has(self.ipv4) || has(self.ipv6) || has(self.hostname))",message="serviceRef takes the place of ipv4, ipv6 and hostname: set one or the other"
 // +kubebuilder:validation:XValidation:rule="!has(self.hostname) || (!has(self.ipv4) && !has(self.ipv6))",message="host takes either IP addresses or a hostname, not both"
 // +kubebuilder:validation:XValidation:rule="!(has(self.ipv4) || has(self.ipv6)) || has(self.network)",message="an IP host (ipv4, ipv6) needs network.tunnelID or network.tunnelRef"
 // +kubebuilder:validation:XValidation:rule="!has(self.hostname) || has(self.resolverNetwork)",message="a hostname host needs resolverNetwork.tunnelID or resolverNetwork.tunnelRef"
-// +kubebuilder:validation:XValidation:rule="!has(self.network) || has(self.ipv4) || has(self.ipv6)",message="network is only for IP hosts (ipv4, ipv6); a hostname host uses resolverNetwork"
-// +kubebuilder:validation:XValidation:rule="!has(self.resolverNetwork) || has(self.hostname)",message="resolverNetwork is only for hostname hosts; an IP host uses network"
+// +kubebuilder:validation:XValidation:rule="!has(self.network) || has(self.ipv4) || has(self.ipv6) || has(self.serviceRef)",message="network is only for IP hosts (ipv4, ipv6, or serviceRef with address: ClusterIP); a hostname host uses resolverNetwork"
+// +kubebuilder:validation:XValidation:rule="!has(self.resolverNetwork) || has(self.hostname) || has(self.serviceRef)",message="resolverNetwork is only for hostname hosts (hostname, or serviceRef with address: Hostname); an IP host uses network"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceRef) || (has(self.serviceRef.address) && self.serviceRef.address == 'ClusterIP') || (has(self.resolverNetwork) && !has(self.network))",message="with serviceRef address: Hostname (the default), put the tunnel in resolverNetwork, not network"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceRef) || !has(self.serviceRef.address) || self.serviceRef.address != 'ClusterIP' || (has(self.network) && !has(self.resolverNetwork))",message="with serviceRef address: ClusterIP, put the tunnel in network, not resolverNetwork"
 type ServiceHost struct {
+	// serviceRef is a Kubernetes Service in this namespace whose address and port the operator
+	// sends, and follows when they change.
+	// +optional
+	ServiceRef *ServiceReference `json:"serviceRef,omitempty"`
+
 	// ipv4 is the origin's IPv4 address, such as 10.0.0.5.
 	// +optional
 	// +kubebuilder:validation:MaxLength=15
@@ -201,6 +256,43 @@ type ResolverNetwork struct {
 	ResolverIPs []string `json:"resolverIPs,omitempty"`
 }
 
+// ServiceAddress says how a serviceRef'd Service is addressed.
+// +kubebuilder:validation:Enum=Hostname;ClusterIP
+type ServiceAddress string
+
+const (
+	// ServiceAddressHostname sends <name>.<namespace>.svc.<cluster domain>, resolved by cloudflared
+	// with the cluster's DNS.
+	ServiceAddressHostname ServiceAddress = "Hostname"
+	// ServiceAddressClusterIP sends the Service's cluster IPs (IPv4, IPv6 or both).
+	ServiceAddressClusterIP ServiceAddress = "ClusterIP"
+)
+
+// ServiceReference names a Service in the ConnectivityService's namespace and one of its ports.
+type ServiceReference struct {
+	// name of the Service.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="!format.dns1035Label().validate(self).hasValue()",message="serviceRef.name must be a Service name: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
+	Name string `json:"name"`
+
+	// port of the Service, by number (its port, not targetPort) or by name. For type tcp it
+	// becomes tcpPort; for http, a port named https, numbered 443 or with appProtocol https
+	// becomes httpsPort, any other httpPort. Ports set in the spec win.
+	// +required
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : (size(self) <= 15 && self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.matches('[a-z]'))",message="port must be a number from 1 to 65535, or the name of one of the Service's ports"
+	Port intstr.IntOrString `json:"port"`
+
+	// address is Hostname (the default: the Service's cluster DNS name, resolved by cloudflared;
+	// needs resolverNetwork) or ClusterIP (its cluster IPs; needs network). Headless Services have
+	// no cluster IP; ExternalName Services give their external name either way.
+	// +optional
+	// +kubebuilder:default=Hostname
+	Address ServiceAddress `json:"address,omitempty"`
+}
+
 // TLSSettings controls how the connection to the origin is secured.
 type TLSSettings struct {
 	// certVerificationMode is verify_full (chain and hostname), verify_ca (chain only) or disabled.
@@ -242,6 +334,16 @@ type ConnectivityServiceStatus struct {
 	// +optional
 	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
 
+	// host is the origin last sent to (or, with Observe, seen in) Cloudflare: serviceRef and
+	// tunnelRef resolved.
+	// +optional
+	Host *SentHost `json:"host,omitempty"`
+
+	// lastHandledReconcileAt is the value of the reconcile.fluxcd.io/requestedAt annotation the
+	// operator last acted on, so scripts can tell their request was handled.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// observedGeneration is the generation the Ready condition describes; -1 before the first.
 	// +optional
 	// +kubebuilder:default=-1
@@ -252,6 +354,35 @@ type ConnectivityServiceStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SentHost is an origin as Cloudflare knows it, with its tunnel and ports.
+type SentHost struct {
+	// ipv4 of the origin.
+	// +optional
+	IPv4 string `json:"ipv4,omitempty"`
+	// ipv6 of the origin.
+	// +optional
+	IPv6 string `json:"ipv6,omitempty"`
+	// hostname of the origin.
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+	// tunnelID is the tunnel that reaches (or resolves) the origin.
+	// +optional
+	TunnelID string `json:"tunnelID,omitempty"`
+	// resolverIPs are the DNS servers cloudflared resolves the hostname with.
+	// +optional
+	// +listType=atomic
+	ResolverIPs []string `json:"resolverIPs,omitempty"`
+	// httpPort of an http origin.
+	// +optional
+	HTTPPort *int32 `json:"httpPort,omitempty"`
+	// httpsPort of an http origin.
+	// +optional
+	HTTPSPort *int32 `json:"httpsPort,omitempty"`
+	// tcpPort of a tcp origin.
+	// +optional
+	TCPPort *int32 `json:"tcpPort,omitempty"`
 }
 
 // +kubebuilder:object:root=true

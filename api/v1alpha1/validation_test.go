@@ -33,6 +33,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -89,6 +90,41 @@ func setField(value any, path ...string) edit {
 	}
 }
 
+// chain applies edits in order, as one edit.
+func chain(edits ...edit) edit {
+	return func(u *unstructured.Unstructured) {
+		for _, e := range edits {
+			e(u)
+		}
+	}
+}
+
+// serviceRefHost is an origin given as a Kubernetes Service, its tunnel in resolverNetwork as the
+// default address (Hostname) wants; the http service has no port of its own, so the Service's
+// port applies.
+func serviceRefHost(s *v1alpha1.ConnectivityService, ref v1alpha1.ServiceReference) {
+	s.Spec.Host = v1alpha1.ServiceHost{ServiceRef: &ref, ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID}}
+	s.Spec.HTTPPort = nil
+}
+
+// withServiceDefaults is what the API server is expected to store for spec: the defaults filled in.
+func withServiceDefaults(spec v1alpha1.ConnectivityServiceSpec) v1alpha1.ConnectivityServiceSpec {
+	spec = *spec.DeepCopy()
+	if spec.DeletionPolicy == "" {
+		spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
+	}
+	if spec.ManagementPolicy == "" {
+		spec.ManagementPolicy = v1alpha1.ManagementPolicyManage
+	}
+	if spec.AccountRef != nil && spec.AccountRef.Kind == "" {
+		spec.AccountRef.Kind = v1alpha1.AccountKindCluster
+	}
+	if spec.Host.ServiceRef != nil && spec.Host.ServiceRef.Address == "" {
+		spec.Host.ServiceRef.Address = v1alpha1.ServiceAddressHostname
+	}
+	return spec
+}
+
 // roundTrip copies in to out through JSON, the way a client serialises an object.
 func roundTrip(in, out any) {
 	data, err := json.Marshal(in)
@@ -114,6 +150,20 @@ func expectInvalid(err error, message string) {
 	Expect(err.Error()).To(ContainSubstring(message))
 }
 
+// The messages of the ConnectivityService rules that several cases share.
+const (
+	serviceRefExcludes = "serviceRef takes the place of ipv4, ipv6 and hostname: set one or the other"
+	serviceRefByName   = "with serviceRef address: Hostname (the default), put the tunnel in resolverNetwork, not network"
+	serviceRefByIP     = "with serviceRef address: ClusterIP, put the tunnel in network, not resolverNetwork"
+	serviceRefName     = "serviceRef.name must be a Service name: lowercase letters, digits and '-', " +
+		"starting with a letter and ending with a letter or digit"
+	serviceRefPort = "port must be a number from 1 to 65535, or the name of one of the Service's ports"
+	exportBinding  = "binding must be a JavaScript identifier such as API or ORDERS_DB: " +
+		"letters, digits, '_' and '$', not starting with a digit"
+	exportConfigMapName = "configMapName must be a Kubernetes object name: " +
+		"lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+)
+
 var _ = Describe("ConnectivityService validation", func() {
 	var ns string
 
@@ -133,7 +183,7 @@ var _ = Describe("ConnectivityService validation", func() {
 		// host shape
 		Entry("no host address", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{Network: &v1alpha1.Network{TunnelID: tunnelID}}
-		}), "host needs an address: set ipv4, ipv6, both, or hostname"),
+		}), "host needs an address: set ipv4, ipv6, both, hostname, or serviceRef"),
 		Entry("ipv4 and hostname together", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.Hostname = "db.apps.svc.cluster.local"
 		}), "host takes either IP addresses or a hostname, not both"),
@@ -148,7 +198,7 @@ var _ = Describe("ConnectivityService validation", func() {
 		}), "an IP host (ipv4, ipv6) needs network.tunnelID or network.tunnelRef"),
 		Entry("IP host with resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.ResolverNetwork = &v1alpha1.ResolverNetwork{TunnelID: tunnelID}
-		}), "resolverNetwork is only for hostname hosts; an IP host uses network"),
+		}), "resolverNetwork is only for hostname hosts (hostname, or serviceRef with address: Hostname); an IP host uses network"),
 		Entry("hostname without resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{Hostname: "db.apps.svc.cluster.local"}
 		}), "a hostname host needs resolverNetwork.tunnelID or resolverNetwork.tunnelRef"),
@@ -158,8 +208,103 @@ var _ = Describe("ConnectivityService validation", func() {
 				Network:         &v1alpha1.Network{TunnelID: tunnelID},
 				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID},
 			}
-		}), "network is only for IP hosts (ipv4, ipv6); a hostname host uses resolverNetwork"),
+		}), "network is only for IP hosts (ipv4, ipv6, or serviceRef with address: ClusterIP); a hostname host uses resolverNetwork"),
 		Entry("missing host", unset("spec", "host"), "spec.host: Required value"),
+
+		// serviceRef: in place of an address, with its tunnel where its address mode wants it
+		Entry("serviceRef with ipv4", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host.ServiceRef = &v1alpha1.ServiceReference{
+				Name: "web", Port: intstr.FromInt32(80), Address: v1alpha1.ServiceAddressClusterIP,
+			}
+		}), serviceRefExcludes),
+		Entry("serviceRef with ipv6", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				ServiceRef: &v1alpha1.ServiceReference{
+					Name: "web", Port: intstr.FromInt32(80), Address: v1alpha1.ServiceAddressClusterIP,
+				},
+				IPv6:    "fd00::5",
+				Network: &v1alpha1.Network{TunnelID: tunnelID},
+			}
+		}), serviceRefExcludes),
+		Entry("serviceRef with hostname", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			s.Spec.Host.Hostname = "web.apps.svc.cluster.local"
+		}), serviceRefExcludes),
+		Entry("serviceRef, address defaulted to Hostname, with network", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				ServiceRef: &v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)},
+				Network:    &v1alpha1.Network{TunnelID: tunnelID},
+			}
+		}), serviceRefByName),
+		Entry("serviceRef, address Hostname, with network", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				ServiceRef: &v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80), Address: v1alpha1.ServiceAddressHostname},
+				Network:    &v1alpha1.Network{TunnelID: tunnelID},
+			}
+		}), serviceRefByName),
+		Entry("serviceRef, address ClusterIP, with resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80), Address: v1alpha1.ServiceAddressClusterIP})
+		}), serviceRefByIP),
+		Entry("serviceRef with neither network nor resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			s.Spec.Host.ResolverNetwork = nil
+		}), serviceRefByName),
+		Entry("serviceRef, address ClusterIP, with neither network nor resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80), Address: v1alpha1.ServiceAddressClusterIP})
+			s.Spec.Host.ResolverNetwork = nil
+		}), serviceRefByIP),
+		Entry("serviceRef with both network and resolverNetwork", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			s.Spec.Host.Network = &v1alpha1.Network{TunnelID: tunnelID}
+		}), serviceRefByName),
+		Entry("serviceRef.port 0", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(0)})
+		}), serviceRefPort),
+		Entry("serviceRef.port 70000", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(70000)})
+		}), serviceRefPort),
+		Entry("serviceRef.port an empty name", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromString("")})
+		}), serviceRefPort),
+		Entry("serviceRef.port a name with spaces", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromString("Not A Name")})
+		}), serviceRefPort),
+		Entry("serviceRef.port a name longer than 15", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromString("a-very-long-port-name")})
+		}), serviceRefPort),
+		Entry("serviceRef.name starting with a digit", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "1web", Port: intstr.FromInt32(80)})
+		}), serviceRefName),
+		Entry("serviceRef.name with an upper-case letter", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "Web", Port: intstr.FromInt32(80)})
+		}), serviceRefName),
+		Entry("serviceRef.name with a dot", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web.apps", Port: intstr.FromInt32(80)})
+		}), serviceRefName),
+		Entry("serviceRef.name ending with a hyphen", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web-", Port: intstr.FromInt32(80)})
+		}), serviceRefName),
+		Entry("serviceRef.name longer than 63 characters", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: strings.Repeat("w", 64), Port: intstr.FromInt32(80)})
+		}), "spec.host.serviceRef.name: Too long: may not be more than 63"),
+		Entry("serviceRef.name empty", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "", Port: intstr.FromInt32(80)})
+		}), "spec.host.serviceRef.name in body should be at least 1 chars long"),
+		Entry("serviceRef without name", chain(
+			set(func(s *v1alpha1.ConnectivityService) {
+				serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			}),
+			unset("spec", "host", "serviceRef", "name"),
+		), "spec.host.serviceRef.name: Required value"),
+		Entry("serviceRef without port", chain(
+			set(func(s *v1alpha1.ConnectivityService) {
+				serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			}),
+			unset("spec", "host", "serviceRef", "port"),
+		), "spec.host.serviceRef.port: Required value"),
+		Entry("serviceRef.address not in the enum", set(func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80), Address: "NodePort"})
+		}), `spec.host.serviceRef.address: Unsupported value: "NodePort": supported values: "Hostname", "ClusterIP"`),
 
 		// addresses
 		Entry("ipv4 octet out of range", set(func(s *v1alpha1.ConnectivityService) {
@@ -314,6 +459,47 @@ var _ = Describe("ConnectivityService validation", func() {
 		Entry("deletionPolicy neither Delete nor Orphan", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.DeletionPolicy = "Retain"
 		}), `spec.deletionPolicy: Unsupported value: "Retain": supported values: "Delete", "Orphan"`),
+		Entry("managementPolicy neither Manage nor Observe", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.ManagementPolicy = "Ignore"
+		}), `spec.managementPolicy: Unsupported value: "Ignore": supported values: "Manage", "Observe"`),
+		Entry("managementPolicy in lower case", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.ManagementPolicy = "observe"
+		}), `spec.managementPolicy: Unsupported value: "observe": supported values: "Manage", "Observe"`),
+		Entry("suspend not a boolean", setField("true", "spec", "suspend"),
+			`spec.suspend: Invalid value: "string": spec.suspend in body must be of type boolean: "string"`),
+
+		// export
+		Entry("export without binding", setField(map[string]any{"configMapName": "web-binding"}, "spec", "export"),
+			"spec.export.binding: Required value"),
+		Entry("export binding empty", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: ""}
+		}), "spec.export.binding in body should be at least 1 chars long"),
+		Entry("export binding starting with a digit", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "9lives"}
+		}), exportBinding),
+		Entry("export binding with a hyphen", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "my-binding"}
+		}), exportBinding),
+		Entry("export binding with a space", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "ORDERS DB"}
+		}), exportBinding),
+		Entry("export binding longer than 64 characters", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: strings.Repeat("A", 65)}
+		}), "spec.export.binding: Too long: may not be more than 64"),
+		Entry("export configMapName not an object name", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "API", ConfigMapName: "Web Binding"}
+		}), exportConfigMapName),
+		Entry("export configMapName with an underscore", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "API", ConfigMapName: "web_binding"}
+		}), exportConfigMapName),
+		Entry("export configMapName ending with a hyphen", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "API", ConfigMapName: "web-binding-"}
+		}), exportConfigMapName),
+		Entry("export configMapName empty", setField(map[string]any{"binding": "API", "configMapName": ""}, "spec", "export"),
+			"spec.export.configMapName in body should be at least 1 chars long"),
+		Entry("export configMapName longer than 253 characters", set(func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "API", ConfigMapName: strings.Repeat("a", 254)}
+		}), "spec.export.configMapName: Too long: may not be more than 253"),
 
 		// accountRef
 		Entry("accountRef.kind unknown", set(func(s *v1alpha1.ConnectivityService) {
@@ -339,7 +525,7 @@ var _ = Describe("ConnectivityService validation", func() {
 	)
 
 	DescribeTable("accepts a valid manifest and applies defaults",
-		func(ctx SpecContext, mutate func(s *v1alpha1.ConnectivityService), wantKind v1alpha1.AccountKind) {
+		func(ctx SpecContext, mutate func(s *v1alpha1.ConnectivityService)) {
 			u := serviceManifest(ns, set(mutate))
 			Expect(k8sClient.Create(ctx, u)).To(Succeed())
 
@@ -347,38 +533,28 @@ var _ = Describe("ConnectivityService validation", func() {
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), got)).To(Succeed())
 			want := validService(ns)
 			mutate(want)
-			Expect(got.Spec.DeletionPolicy).To(Equal(v1alpha1.DeletionPolicyDelete))
-			if wantKind == "" {
-				Expect(got.Spec.AccountRef).To(BeNil())
-			} else {
-				Expect(got.Spec.AccountRef).NotTo(BeNil())
-				Expect(got.Spec.AccountRef.Kind).To(Equal(wantKind))
-				Expect(got.Spec.AccountRef.Name).To(Equal(want.Spec.AccountRef.Name))
-			}
 			// Apart from the defaults, the server stores what was sent.
-			got.Spec.DeletionPolicy, got.Spec.AccountRef = "", nil
-			want.Spec.AccountRef = nil
-			Expect(got.Spec).To(Equal(want.Spec))
+			Expect(got.Spec).To(Equal(withServiceDefaults(want.Spec)))
 		},
 		Entry("ipv4, http with both ports", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.HTTPSPort = ptr.To[int32](8443)
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("ipv6, http with only httpsPort", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{IPv6: "fd00:10:96::5", Network: &v1alpha1.Network{TunnelID: tunnelID}}
 			s.Spec.HTTPPort, s.Spec.HTTPSPort = nil, ptr.To[int32](443)
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("dual stack, tcp postgresql", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.IPv6 = "fd00::5"
 			s.Spec.Type, s.Spec.HTTPPort = v1alpha1.ServiceTypeTCP, nil
 			s.Spec.TCPPort, s.Spec.AppProtocol = ptr.To[int32](5432), "postgresql"
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("hostname without resolverIPs, http with no ports", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{
 				Hostname:        "web.apps.svc.cluster.local",
 				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelID: tunnelID},
 			}
 			s.Spec.HTTPPort = nil
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("hostname with IPv4 and IPv6 resolverIPs, tcp mysql", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{
 				Hostname:        "mysql.db.svc.cluster.local",
@@ -386,7 +562,7 @@ var _ = Describe("ConnectivityService validation", func() {
 			}
 			s.Spec.Type, s.Spec.HTTPPort = v1alpha1.ServiceTypeTCP, nil
 			s.Spec.TCPPort, s.Spec.AppProtocol = ptr.To[int32](3306), "mysql"
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("hostname with a trailing dot and 8 resolverIPs", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{
 				Hostname: "db.example.com.",
@@ -394,16 +570,16 @@ var _ = Describe("ConnectivityService validation", func() {
 					"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8",
 				}},
 			}
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("ipv4 with network.tunnelRef", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}}
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("dual stack with a network.tunnelRef of 253 characters", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.IPv6 = "fd00::5"
 			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{
 				Name: strings.Repeat(strings.Repeat("a", 62)+".", 4) + "b",
 			}}
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("hostname with resolverNetwork.tunnelRef and resolverIPs", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{
 				Hostname: "web.apps.svc.cluster.local",
@@ -411,21 +587,84 @@ var _ = Describe("ConnectivityService validation", func() {
 					TunnelRef: &v1alpha1.TunnelReference{Name: "edge.prod"}, ResolverIPs: []string{"10.96.0.10"},
 				},
 			}
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("tcp without appProtocol", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Type, s.Spec.HTTPPort, s.Spec.TCPPort = v1alpha1.ServiceTypeTCP, nil, ptr.To[int32](6379)
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("tlsSettings verify_ca and a spec.name", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Name = "billing api"
 			s.Spec.HTTPSPort = ptr.To[int32](8443)
 			s.Spec.TLSSettings = &v1alpha1.TLSSettings{CertVerificationMode: v1alpha1.CertVerifyCA}
-		}, v1alpha1.AccountKind("")),
+		}),
 		Entry("accountRef to a CloudflareAccount", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.AccountRef = &v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "team-account"}
-		}, v1alpha1.AccountKindNamespaced),
+		}),
 		Entry("accountRef without kind", func(s *v1alpha1.ConnectivityService) {
 			s.Spec.AccountRef = &v1alpha1.AccountReference{Name: "shared"}
-		}, v1alpha1.AccountKindCluster),
+		}),
+
+		// serviceRef
+		Entry("serviceRef by port number, address defaulted to Hostname, with resolverNetwork", func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(8080)})
+		}),
+		Entry("serviceRef by port name, resolverNetwork.tunnelRef", func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromString("https")})
+			s.Spec.Host.ResolverNetwork = &v1alpha1.ResolverNetwork{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}}
+		}),
+		Entry("serviceRef with address Hostname given and resolverIPs", func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{
+				Name: "web", Port: intstr.FromString("http"), Address: v1alpha1.ServiceAddressHostname,
+			})
+			s.Spec.Host.ResolverNetwork.ResolverIPs = []string{"10.96.0.10", "fd00:10:96::a"}
+		}),
+		Entry("serviceRef ClusterIP with network.tunnelID, tcp postgresql", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				ServiceRef: &v1alpha1.ServiceReference{
+					Name: "billing-db", Port: intstr.FromInt32(5432), Address: v1alpha1.ServiceAddressClusterIP,
+				},
+				Network: &v1alpha1.Network{TunnelID: tunnelID},
+			}
+			s.Spec.Type, s.Spec.HTTPPort, s.Spec.AppProtocol = v1alpha1.ServiceTypeTCP, nil, "postgresql"
+		}),
+		Entry("serviceRef ClusterIP with network.tunnelRef and an httpPort of its own", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Host = v1alpha1.ServiceHost{
+				ServiceRef: &v1alpha1.ServiceReference{
+					Name: "web", Port: intstr.FromString("http"), Address: v1alpha1.ServiceAddressClusterIP,
+				},
+				Network: &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}},
+			}
+		}),
+		Entry("serviceRef name of 63 characters", func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "w" + strings.Repeat("0", 61) + "b", Port: intstr.FromInt32(80)})
+		}),
+
+		// managementPolicy, suspend and export
+		Entry("managementPolicy Observe", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+		}),
+		Entry("managementPolicy Manage given", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.ManagementPolicy = v1alpha1.ManagementPolicyManage
+		}),
+		Entry("suspend true", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Suspend = true
+		}),
+		Entry("export with only a binding, configMapName left to the operator", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "API"}
+		}),
+		Entry("export with a binding and a configMapName", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "ORDERS_DB", ConfigMapName: "orders.db-binding"}
+		}),
+		Entry("export binding with '_' and '$', of 64 characters", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "_$" + strings.Repeat("a", 61) + "9"}
+		}),
+		Entry("export binding of one letter", func(s *v1alpha1.ConnectivityService) {
+			s.Spec.Export = &v1alpha1.Export{Binding: "x"}
+		}),
+		Entry("Observe, suspended, exporting a serviceRef origin", func(s *v1alpha1.ConnectivityService) {
+			serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			s.Spec.ManagementPolicy, s.Spec.Suspend = v1alpha1.ManagementPolicyObserve, true
+			s.Spec.Export = &v1alpha1.Export{Binding: "WEB", ConfigMapName: "web-binding"}
+		}),
 	)
 
 	It("keeps an explicit Orphan deletionPolicy", func(ctx SpecContext) {

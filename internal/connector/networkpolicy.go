@@ -31,6 +31,9 @@ type Destination struct {
 	Ports []int32
 	// ResolverIPs are DNS servers a hostname origin is resolved with (port 53 UDP and TCP).
 	ResolverIPs []string
+	// Pods, when set, are the pods behind a serviceRef'd Service, allowed by label on their
+	// target ports instead of IPs and Ports.
+	Pods *PodPeer
 }
 
 // DestinationOf is where svc's traffic goes, as the NetworkPolicy needs it: host.ipv4 and
@@ -73,6 +76,7 @@ func DestinationOf(svc *v1alpha1.ConnectivityService) Destination {
 //     and its addresses change;
 //   - each IP origin on its TCP ports, as /32 (IPv4) or /128 (IPv6) ipBlocks, with IPs that
 //     get the same port set merged into one rule;
+//   - the pods behind a serviceRef'd Service, by its selector, on their target ports;
 //   - the ports of hostname origins to any address, since a NetworkPolicy cannot name a DNS
 //     name: a hostname service opens its ports cluster- and world-wide for the connector.
 //
@@ -91,7 +95,7 @@ func NetworkPolicy(t *v1alpha1.CloudflareTunnel, dests []Destination) *networkin
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: SelectorLabels(t)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-			Egress:      append(baseRules(), originRules(dests)...),
+			Egress:      append(append(baseRules(), podRules(dests)...), originRules(dests)...),
 		},
 	}
 	setSpecHash(&p.ObjectMeta, p)
@@ -119,7 +123,7 @@ func originRules(dests []Destination) []networkingv1.NetworkPolicyEgressRule {
 	var anyPorts []int32
 	for _, d := range dests {
 		ports := validPorts(d.Ports)
-		if len(ports) == 0 {
+		if len(ports) == 0 || d.Pods != nil {
 			continue
 		}
 		if len(d.IPs) == 0 {

@@ -72,6 +72,9 @@ func recordedID(obj *v1alpha1.ConnectivityService) string {
 	if id := obj.Annotations[v1alpha1.AnnotationServiceID]; id != "" {
 		return id
 	}
+	if observedOnly(obj) {
+		return "" // an observed id records nothing
+	}
 	return obj.Status.ServiceID
 }
 

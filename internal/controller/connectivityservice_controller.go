@@ -44,6 +44,8 @@ type ConnectivityServiceReconciler struct {
 	// Inventory is the shared per-account service list, refreshed once per ResyncInterval.
 	Inventory *inventory.Inventory
 	reporter
+	// DNS is how serviceRef hosts are named and resolved.
+	DNS ClusterDNS
 	// Now is the clock used for create intents.
 	Now func() time.Time
 }
@@ -68,6 +70,10 @@ func (r *ConnectivityServiceReconciler) Reconcile(ctx context.Context, req ctrl.
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
+	if suspended(obj) {
+		return ctrl.Result{}, nil
+	}
+	defer r.exportAfter(ctx, obj, &result, &retErr)
 	// The finalizer is written with the first record that a remote write may happen (the create
 	// intent, or a claimed service id), never later: an object released without it has nothing
 	// in Cloudflare to delete.
@@ -81,9 +87,17 @@ func (r *ConnectivityServiceReconciler) reconcileNormal(ctx context.Context, obj
 		return res, err
 	}
 	obj.Status.AccountID = conn.acct.AccountID
+	defer handledRequest(obj)
 	ctx, res, ok, err := r.resolveTunnelRefs(ctx, obj, conn.acct.AccountID)
 	if !ok {
 		return res, err
+	}
+	ctx, res, ok, err = r.resolveServiceRef(ctx, obj)
+	if !ok {
+		return res, err
+	}
+	if observing(obj) {
+		return r.reconcileObserve(ctx, obj, conn)
 	}
 	if id := recordedID(obj); id != "" {
 		return r.reconcileRecorded(ctx, obj, conn, patcher, id)
@@ -115,4 +129,13 @@ func (r *ConnectivityServiceReconciler) patchMeta(ctx context.Context, obj *v1al
 
 func copyServiceStatus(dst, src client.Object) {
 	dst.(*v1alpha1.ConnectivityService).Status = *src.(*v1alpha1.ConnectivityService).Status.DeepCopy()
+}
+
+// exportAfter writes the export ConfigMap at the end of a pass that left the object without an
+// error; a failure to write it is the pass's error.
+func (r *ConnectivityServiceReconciler) exportAfter(ctx context.Context, obj *v1alpha1.ConnectivityService, _ *ctrl.Result, retErr *error) {
+	if *retErr != nil {
+		return
+	}
+	*retErr = r.exportBinding(ctx, obj)
 }

@@ -24,7 +24,7 @@ func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, obj
 	}
 	id := recordedID(obj)
 	_, pendingCreate := obj.Annotations[v1alpha1.AnnotationCreateIntent]
-	if obj.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || (id == "" && !pendingCreate) {
+	if obj.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || observing(obj) || (id == "" && !pendingCreate) {
 		if id != "" {
 			r.Recorder.Eventf(obj, nil, "Normal", "Orphaned", "Delete",
 				"Left Cloudflare service %s in place (deletionPolicy: Orphan)", id)
@@ -108,6 +108,9 @@ func (r *ConnectivityServiceReconciler) deleteBlocked(obj *v1alpha1.Connectivity
 // Kubernetes delete the object. An object already gone was released by an earlier pass.
 func (r *ConnectivityServiceReconciler) releaseObject(ctx context.Context, obj *v1alpha1.ConnectivityService) error {
 	if err := r.Reservations.ReleaseAll(ctx, holderOf(obj), ""); err != nil {
+		return err
+	}
+	if err := r.removeExports(ctx, obj, ""); err != nil {
 		return err
 	}
 	err := r.patchMeta(ctx, obj, func() { controllerutil.RemoveFinalizer(obj, v1alpha1.Finalizer) })

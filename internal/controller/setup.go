@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -52,6 +53,8 @@ type Config struct {
 	Secrets SecretWatcher
 	// ReservationNamespace holds the Leases that reserve service names (the operator's own).
 	ReservationNamespace string
+	// DNS is how the cluster names Services and where its DNS answers, for serviceRef hosts.
+	DNS ClusterDNS
 	// TunnelHealthPoll is how often a tunnel not yet healthy is looked at; zero means
 	// DefaultTunnelHealthPoll.
 	TunnelHealthPoll time.Duration
@@ -103,6 +106,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			Exists:    holderExists(mgr.GetAPIReader()),
 		},
 		reporter: reporter{Recorder: mgr.GetEventRecorder("connectivityservice-controller")},
+		DNS:      cfg.DNS,
 		Now:      time.Now,
 	}
 	if err := svc.setupWithManager(mgr, cfg.MaxConcurrentReconciles, serviceSecrets); err != nil {
@@ -137,6 +141,8 @@ func (r *ConnectivityServiceReconciler) setupWithManager(mgr ctrl.Manager, worke
 		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfAccount)).
 		Watches(&v1alpha1.CloudflareTunnel{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfTunnel),
 			builder.WithPredicates(tunnelIdentityChanged())).
+		Owns(&corev1.ConfigMap{}, builder.WithPredicates(onlyDeletes())).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfService)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers, RateLimiter: retryBackoff()}).
 		Named("connectivityservice")
 	if secrets != nil {
@@ -191,14 +197,15 @@ func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
 	)
 }
 
-// userAnnotationsChanged passes updates of the annotations users set (adopt, and service-id to
+// userAnnotationsChanged passes updates of the annotations users set (adopt, reconcile-now, and service-id to
 // import a service) and not the operator's own writes: its create intent, whose removal after a
 // refused create must not trigger the retry that a terminal failure forbids, and its record of a
 // service id, written together with the end of the intent, or of the id status already shows.
 func userAnnotationsChanged() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		oldA, newA := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
-		if oldA[v1alpha1.AnnotationAdopt] != newA[v1alpha1.AnnotationAdopt] {
+		if oldA[v1alpha1.AnnotationAdopt] != newA[v1alpha1.AnnotationAdopt] ||
+			oldA[v1alpha1.AnnotationReconcileRequestedAt] != newA[v1alpha1.AnnotationReconcileRequestedAt] {
 			return true
 		}
 		id := newA[v1alpha1.AnnotationServiceID]
@@ -232,6 +239,9 @@ func indexServices(ctx context.Context, mgr ctrl.Manager) error {
 	if err := idx.IndexField(ctx, svc, indexAccountRef, func(o client.Object) []string {
 		return []string{account.RefFor(o.(*v1alpha1.ConnectivityService)).String()}
 	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, svc, indexServiceRef, serviceRefOf); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, svc, indexAccountName, func(o client.Object) []string {

@@ -88,6 +88,8 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	// Dual-stack Services, for serviceRef with address ClusterIP.
+	testEnv.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/24,fd00:10:96::/112")
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -142,6 +144,7 @@ func runManager(metricsBind string) (context.CancelFunc, chan struct{}) {
 		Secrets:                 secrets,
 		ReservationNamespace:    clusterNamespace,
 		TunnelHealthPoll:        time.Second,
+		DNS:                     controller.ClusterDNS{Domain: "cluster.local"},
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -36,9 +36,9 @@ func (r *ConnectivityServiceReconciler) reconcileRecorded(ctx context.Context, o
 	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}
-	if obj.Annotations[v1alpha1.AnnotationServiceID] != id || obj.Status.ServiceID != id {
+	if obj.Annotations[v1alpha1.AnnotationServiceID] != id || obj.Status.ServiceID != id || observedOnly(obj) {
 		reason := v1alpha1.ReasonAdopted
-		if obj.Status.ServiceID == id {
+		if obj.Status.ServiceID == id && !observedOnly(obj) {
 			reason = v1alpha1.ReasonSynced // recorded before the annotation existed
 		}
 		return r.claim(ctx, obj, conn, patcher, svc, reason)
@@ -50,7 +50,7 @@ func (r *ConnectivityServiceReconciler) reconcileRecorded(ctx context.Context, o
 // account's shared list, with the low priority of periodic observation; only when the list lacks
 // it, or status does not show it yet, is it asked for by id, since that is the uncertain case.
 func (r *ConnectivityServiceReconciler) observe(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, id string) (cloudflare.Service, error) {
-	if obj.Status.ServiceID == id {
+	if obj.Status.ServiceID == id && !reconcileRequested(obj) {
 		low := ratelimit.WithPriority(ctx, ratelimit.Low)
 		svc, found, err := r.Inventory.ByID(low, conn.acct.AccountID, conn.cl, id, r.ResyncInterval)
 		if err != nil || found {
@@ -93,6 +93,7 @@ func (r *ConnectivityServiceReconciler) recreate(ctx context.Context, obj *v1alp
 func (r *ConnectivityServiceReconciler) converge(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, remote cloudflare.Service, reason string) (ctrl.Result, error) {
 	desired := desiredBody(ctx, obj)
 	if servicespec.Equal(desired, remote) {
+		obj.Status.Host = sentHost(desired)
 		r.stillReady(obj, reason, remote.ID)
 		return r.resync(), nil
 	}
@@ -129,6 +130,7 @@ func (r *ConnectivityServiceReconciler) converge(ctx context.Context, obj *v1alp
 		}
 	}
 	r.convergedEvent(obj, conn, remote.ID, drift, reason)
+	obj.Status.Host = sentHost(desired)
 	r.ready(obj, reason, remote.ID)
 	return r.resync(), nil
 }

@@ -11,20 +11,14 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
 	"github.com/workersvpc/connectivity-operator/internal/connector"
 )
-
-// fieldOwner is the operator's name in managedFields of what it applies.
-const fieldOwner = client.FieldOwner("connectivity-operator")
 
 // tunnelHealthy is the API's status of a tunnel with working connections.
 const tunnelHealthy = "healthy"
@@ -87,45 +81,21 @@ func (r *CloudflareTunnelReconciler) ensureWorkload(ctx context.Context, obj *v1
 	if err != nil {
 		return err
 	}
-	dests := make([]connector.Destination, 0, len(users))
-	for i := range users {
-		dests = append(dests, connector.DestinationOf(&users[i]))
-	}
-	if policy := connector.NetworkPolicy(obj, dests); policy != nil {
+	if policy := connector.NetworkPolicy(obj, r.destinationsOf(ctx, users)); policy != nil {
 		return r.applyChanged(ctx, obj, policy, &networkingv1.NetworkPolicy{})
 	}
 	stale := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: connector.DeploymentName(obj)}}
 	return client.IgnoreNotFound(r.Delete(ctx, stale))
 }
 
-// applyChanged applies desired unless the cached object (read into current) carries the same
-// spec hash: a steady resync writes nothing.
+// applyChanged applies desired, owned by the tunnel; see applyIfChanged.
 func (r *CloudflareTunnelReconciler) applyChanged(ctx context.Context, obj *v1alpha1.CloudflareTunnel, desired, current client.Object) error {
-	err := r.Get(ctx, client.ObjectKeyFromObject(desired), current)
-	if err == nil && current.GetAnnotations()[connector.AnnotationSpecHash] == desired.GetAnnotations()[connector.AnnotationSpecHash] {
-		return nil
-	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	return r.apply(ctx, obj, desired)
+	return applyIfChanged(ctx, r.Client, obj, desired, current)
 }
 
-// apply writes desired with server-side apply, owned by the tunnel object so that Kubernetes
-// deletes it with the object.
+// apply writes desired, owned by the tunnel; see applyOwned.
 func (r *CloudflareTunnelReconciler) apply(ctx context.Context, obj *v1alpha1.CloudflareTunnel, desired client.Object) error {
-	if err := controllerutil.SetControllerReference(obj, desired, r.Scheme()); err != nil {
-		return err
-	}
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{Object: content}
-	unstructured.RemoveNestedField(u.Object, "status")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
-	return r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), fieldOwner, client.ForceOwnership)
+	return applyOwned(ctx, r.Client, obj, desired)
 }
 
 // reportHealth sets the conditions from the connector Deployment (in the cache) and the API's

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -36,14 +37,16 @@ const (
 	indexTunnelAccount = "connectivity.workersvpc.dev/tunnel-account-ref"
 )
 
-// CacheByObject limits the manager's cache of the kinds the tunnel controller owns to the
-// operator's own objects: never an informer over every Deployment of the cluster.
+// CacheByObject limits the manager's cache of the kinds the operator writes (the connectors'
+// objects, the export ConfigMaps) to its own: never an informer over every Deployment or
+// ConfigMap of the cluster.
 func CacheByObject() map[client.Object]cache.ByObject {
 	own := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": connector.ManagedBy})}
 	return map[client.Object]cache.ByObject{
 		&appsv1.Deployment{}:            own,
 		&policyv1.PodDisruptionBudget{}: own,
 		&networkingv1.NetworkPolicy{}:   own,
+		&corev1.ConfigMap{}:             own,
 	}
 }
 
@@ -59,6 +62,7 @@ func setupTunnels(mgr ctrl.Manager, r *CloudflareTunnelReconciler, workers int) 
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&v1alpha1.ConnectivityService{}, handler.EnqueueRequestsFromMapFunc(r.tunnelsOfService), builder.WithPredicates(serviceUsage)).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tunnelsOfKubeService)).
 		Watches(&v1alpha1.CloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.tunnelsOfAccount)).
 		Watches(&v1alpha1.ClusterCloudflareAccount{}, handler.EnqueueRequestsFromMapFunc(r.tunnelsOfAccount)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers, RateLimiter: retryBackoff()}).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/serviceref"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
 
@@ -50,10 +51,15 @@ func (r *ConnectivityServiceReconciler) resolveTunnelRefs(ctx context.Context, o
 // tunnelIDsKey carries the resolved tunnel ids of one reconcile in its context.
 type tunnelIDsKey struct{}
 
-// desiredBody is the body the object's service should have, with its tunnelRefs resolved.
+// desiredBody is the body the object's service should have, with its tunnelRefs and serviceRef
+// resolved.
 func desiredBody(ctx context.Context, obj *v1alpha1.ConnectivityService) cloudflare.Service {
 	ids, _ := ctx.Value(tunnelIDsKey{}).(servicespec.TunnelIDs)
-	return servicespec.BuildWith(obj, ids)
+	body := servicespec.BuildWith(obj, ids)
+	if origin, ok := ctx.Value(originKey{}).(serviceref.Origin); ok {
+		serviceref.Apply(&body, origin, obj.Spec)
+	}
+	return body
 }
 
 // tunnelIDOf reads the referenced tunnel's id; message says why the service must wait instead.

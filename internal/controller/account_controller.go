@@ -103,33 +103,30 @@ func (v *accountVerifier) reconcileAccount(ctx context.Context, obj conditionedO
 	return v.verify(ctx, obj, acct, observed)
 }
 
-// releaseAccount lets a deleted account go once no ConnectivityService uses it; until then the
-// services can still reach Cloudflare to delete their services.
+// releaseAccount lets a deleted account go once no ConnectivityService or CloudflareTunnel uses
+// it; until then they can still reach Cloudflare to delete what they made.
 func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObject, acct *account.Account) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.AccountInUseFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	var users v1alpha1.ConnectivityServiceList
-	if err := v.List(ctx, &users, client.MatchingFields{indexAccountRef: acct.Ref.String()}); err != nil {
-		return ctrl.Result{}, err
-	}
-	if n := len(users.Items); n > 0 {
-		first := users.Items[0]
-		markReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
-			"waiting for the %d ConnectivityService(s) that use this account (such as %s/%s) to be deleted first",
-			n, first.Namespace, first.Name))
-		return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
-	}
-	var tunnels v1alpha1.CloudflareTunnelList
-	if err := v.List(ctx, &tunnels, client.MatchingFields{indexTunnelAccount: acct.Ref.String()}); err != nil {
-		return ctrl.Result{}, err
-	}
-	if n := len(tunnels.Items); n > 0 {
-		first := tunnels.Items[0]
-		markReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
-			"waiting for the %d CloudflareTunnel(s) that use this account (such as %s/%s) to be deleted first",
-			n, first.Namespace, first.Name))
-		return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
+	for _, users := range []struct {
+		kind  string
+		list  client.ObjectList
+		index string
+	}{
+		{"ConnectivityService", &v1alpha1.ConnectivityServiceList{}, indexAccountRef},
+		{"CloudflareTunnel", &v1alpha1.CloudflareTunnelList{}, indexTunnelAccount},
+	} {
+		if err := v.List(ctx, users.list, client.MatchingFields{users.index: acct.Ref.String()}); err != nil {
+			return ctrl.Result{}, err
+		}
+		if items, _ := meta.ExtractList(users.list); len(items) > 0 {
+			first := items[0].(client.Object)
+			markReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
+				"waiting for the %d %s(s) that use this account (such as %s/%s) to be deleted first",
+				len(items), users.kind, first.GetNamespace(), first.GetName()))
+			return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
+		}
 	}
 	if v.Secrets != nil {
 		v.Secrets.Untrack(acct.Ref.String())

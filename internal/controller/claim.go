@@ -67,13 +67,15 @@ func (r *ConnectivityServiceReconciler) record(ctx context.Context, obj *v1alpha
 }
 
 // recordedID is the object's service id: the durable record in metadata, or, for objects
-// recorded before that annotation existed, the id in status.
+// recorded before that annotation existed (they hold the finalizer), the id in status.
 func recordedID(obj *v1alpha1.ConnectivityService) string {
 	if id := obj.Annotations[v1alpha1.AnnotationServiceID]; id != "" {
 		return id
 	}
-	if observedOnly(obj) {
-		return "" // an observed id records nothing
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		// Only an object that wrote Cloudflare holds the finalizer: an id in status without it
+		// was observed (managementPolicy Observe), which records no ownership.
+		return ""
 	}
 	return obj.Status.ServiceID
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -48,13 +47,6 @@ func handledRequest(obj *v1alpha1.ConnectivityService) {
 // observing tells whether the object only mirrors its service (managementPolicy Observe).
 func observing(obj *v1alpha1.ConnectivityService) bool {
 	return obj.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserve
-}
-
-// observedOnly tells whether status shows a service the object observed rather than managed: such
-// an id in status is no record of ownership, so switching to Manage never claims it by status.
-func observedOnly(obj *v1alpha1.ConnectivityService) bool {
-	c := meta.FindStatusCondition(obj.Status.Conditions, v1alpha1.ConditionReady)
-	return c != nil && (c.Reason == v1alpha1.ReasonObserved || c.Reason == v1alpha1.ReasonNotFound)
 }
 
 // reconcileObserve mirrors the service into status and never writes to Cloudflare: the service is

@@ -77,17 +77,8 @@ func (r *ConnectivityServiceReconciler) clusterDNS(ctx context.Context) servicer
 
 // servicesOfService maps a Kubernetes Service event to the ConnectivityServices that refer to it.
 func (r *ConnectivityServiceReconciler) servicesOfService(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.ConnectivityServiceList
-	key := o.GetNamespace() + "/" + o.GetName()
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexServiceRef: key}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list services of a Service", "service", key)
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, s := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
-	}
-	return reqs
+	return requestsOf(ctx, r.Client, &v1alpha1.ConnectivityServiceList{}, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{indexServiceRef: o.GetNamespace() + "/" + o.GetName()})
 }
 
 // serviceRefOf is the index value of a ConnectivityService's serviceRef.

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -262,14 +263,25 @@ func (r *ConnectivityServiceReconciler) servicesOfAccount(ctx context.Context, o
 }
 
 func (r *ConnectivityServiceReconciler) servicesOfRef(ctx context.Context, ref account.Ref) []reconcile.Request {
-	var list v1alpha1.ConnectivityServiceList
-	if err := r.List(ctx, &list, client.MatchingFields{indexAccountRef: ref.String()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list services of account", "account", ref.String())
+	return requestsOf(ctx, r.Client, &v1alpha1.ConnectivityServiceList{}, client.MatchingFields{indexAccountRef: ref.String()})
+}
+
+// requestsOf lists the objects that match opts and returns a request for each. A map function
+// cannot return an error, so a failed list is logged and maps to nothing.
+func requestsOf(ctx context.Context, c client.Reader, list client.ObjectList, opts ...client.ListOption) []reconcile.Request {
+	if err := c.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the objects an event maps to")
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, s := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(items))
+	for _, item := range items {
+		if o, ok := item.(client.Object); ok {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+		}
 	}
 	return reqs
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
@@ -36,9 +37,10 @@ func (r *ConnectivityServiceReconciler) reconcileRecorded(ctx context.Context, o
 	case err != nil:
 		return r.apiFailure(ctx, obj, err)
 	}
-	if obj.Annotations[v1alpha1.AnnotationServiceID] != id || obj.Status.ServiceID != id || observedOnly(obj) {
+	owned := controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer)
+	if obj.Annotations[v1alpha1.AnnotationServiceID] != id || obj.Status.ServiceID != id || !owned {
 		reason := v1alpha1.ReasonAdopted
-		if obj.Status.ServiceID == id && !observedOnly(obj) {
+		if obj.Status.ServiceID == id && owned {
 			reason = v1alpha1.ReasonSynced // recorded before the annotation existed
 		}
 		return r.claim(ctx, obj, conn, patcher, svc, reason)

@@ -157,20 +157,13 @@ func containsUID(list []v1alpha1.ConnectivityService, uid types.UID) bool {
 // deletion depend on it.
 func (r *CloudflareTunnelReconciler) tunnelsOfService(ctx context.Context, o client.Object) []reconcile.Request {
 	s := o.(*v1alpha1.ConnectivityService)
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, 2)
 	for _, ref := range tunnelRefsOf(s) {
 		ns, name, _ := strings.Cut(ref, "/")
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
 	}
 	for _, id := range tunnelIDsOf(s) {
-		var tunnels v1alpha1.CloudflareTunnelList
-		if err := r.List(ctx, &tunnels, client.MatchingFields{indexTunnelStatusID: id}); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Failed to list tunnels of a service", "tunnelID", id)
-			continue
-		}
-		for _, t := range tunnels.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
-		}
+		reqs = append(reqs, requestsOf(ctx, r.Client, &v1alpha1.CloudflareTunnelList{}, client.MatchingFields{indexTunnelStatusID: id})...)
 	}
 	return reqs
 }
@@ -181,14 +174,5 @@ func (r *CloudflareTunnelReconciler) tunnelsOfAccount(ctx context.Context, o cli
 	if _, ok := o.(*v1alpha1.CloudflareAccount); ok {
 		ref = account.Ref{Kind: v1alpha1.AccountKindNamespaced, Namespace: o.GetNamespace(), Name: o.GetName()}
 	}
-	var tunnels v1alpha1.CloudflareTunnelList
-	if err := r.List(ctx, &tunnels, client.MatchingFields{indexTunnelAccount: ref.String()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list tunnels of account", "account", ref.String())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(tunnels.Items))
-	for _, t := range tunnels.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
-	}
-	return reqs
+	return requestsOf(ctx, r.Client, &v1alpha1.CloudflareTunnelList{}, client.MatchingFields{indexTunnelAccount: ref.String()})
 }

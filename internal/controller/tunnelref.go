@@ -96,17 +96,8 @@ func tunnelRefNameResolver(n *v1alpha1.ResolverNetwork) string {
 
 // servicesOfTunnel maps a CloudflareTunnel event to the services that refer to it by name.
 func (r *ConnectivityServiceReconciler) servicesOfTunnel(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.ConnectivityServiceList
-	key := o.GetNamespace() + "/" + o.GetName()
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexTunnelRef: key}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list services of tunnel", "tunnel", key)
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, s := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
-	}
-	return reqs
+	return requestsOf(ctx, r.Client, &v1alpha1.ConnectivityServiceList{}, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{indexTunnelRef: o.GetNamespace() + "/" + o.GetName()})
 }
 
 // tunnelIdentityChanged passes the tunnel events that change what its services resolve: its

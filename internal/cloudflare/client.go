@@ -81,10 +81,6 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Factory builds a client from a Config. The controllers take one so tests can inject the fake
-// API's URL or a wrapped transport.
-type Factory func(cfg Config) (Client, error)
-
 // Fingerprint identifies the credential (to share one rate limiter among its users) without
 // revealing it: a truncated SHA-256, never printed with the secret.
 func (c Credentials) Fingerprint() string {

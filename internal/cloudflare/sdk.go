@@ -51,9 +51,7 @@ type sdkClient struct {
 	redactValue redactor
 }
 
-var _ Factory = New
-
-// New builds a Client for one account. It matches Factory.
+// New builds a Client for one account.
 //
 // The SDK services are built directly from explicit options instead of cloudflare.NewClient,
 // because NewClient starts from DefaultClientOptions, which reads CLOUDFLARE_API_TOKEN,

@@ -36,8 +36,9 @@ func (r *ConnectivityServiceReconciler) claim(ctx context.Context, obj *v1alpha1
 	}
 	obj.Status.ServiceID = svc.ID
 	obj.Status.UpdatedAt = timePtr(svc.UpdatedAt)
-	if servicespec.Equal(desiredBody(ctx, obj), svc) {
-		// The usual case after a create: record the service and Ready in one write.
+	if desired := desiredBody(ctx, obj); servicespec.Equal(desired, svc) {
+		// The usual case after a create: record the service, what was sent, and Ready in one write.
+		obj.Status.Host = sentHost(desired)
 		r.ready(obj, reason, svc.ID)
 	} else {
 		markReconciling(obj, v1alpha1.ReasonProgressing, "Cloudflare service "+svc.ID+" recorded; converging it to the spec")

@@ -19,8 +19,6 @@ type ClientOptions struct {
 	Limits *ratelimit.Registry
 	// Observer receives API measurements (the metrics); may be nil.
 	Observer ratelimit.Observer
-	// Base carries the calls; nil means http.DefaultTransport.
-	Base http.RoundTripper
 }
 
 // NewClientFor returns the ClientFor that main and the tests use. Each client is cheap and made
@@ -38,7 +36,6 @@ func NewClientFor(opts ClientOptions) ClientFor {
 			}
 		}
 		transport := &ratelimit.Transport{
-			Base:      opts.Base,
 			Limiter:   opts.Limits.For(creds.Fingerprint(), acct.Ref.String(), perWindow, burst),
 			AccountID: acct.AccountID,
 			Observer:  opts.Observer,

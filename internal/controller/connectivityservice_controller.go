@@ -46,8 +46,6 @@ type ConnectivityServiceReconciler struct {
 	reporter
 	// DNS is how serviceRef hosts are named and resolved.
 	DNS ClusterDNS
-	// Now is the clock used for create intents.
-	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=connectivityservices,verbs=get;list;watch;update;patch

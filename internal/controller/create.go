@@ -37,7 +37,7 @@ func (r *ConnectivityServiceReconciler) reconcileCreate(ctx context.Context, obj
 	if found {
 		return r.nameTaken(ctx, obj, conn, patcher, existing)
 	}
-	return r.create(ctx, obj, conn, patcher, ownership.Intent{Name: name, At: r.Now().UTC()})
+	return r.create(ctx, obj, conn, patcher, ownership.Intent{Name: name, At: time.Now().UTC()})
 }
 
 // resolveIntent finishes an earlier create attempt whose outcome is unknown: an intent still on
@@ -48,7 +48,7 @@ func (r *ConnectivityServiceReconciler) reconcileCreate(ctx context.Context, obj
 func (r *ConnectivityServiceReconciler) resolveIntent(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection, patcher *statusPatcher, intent ownership.Intent) (ctrl.Result, error) {
 	if intent.Name == "" {
 		// Unreadable: it proves nothing, but a create may have happened under the spec's name.
-		intent = ownership.Intent{Name: servicespec.Name(obj), At: r.Now().UTC()}
+		intent = ownership.Intent{Name: servicespec.Name(obj), At: time.Now().UTC()}
 	}
 	intent.Retry = true
 	if res, held, err := r.reserve(ctx, obj, conn.acct.AccountID, intent.Name); !held {

@@ -108,7 +108,6 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		},
 		reporter: reporter{Recorder: mgr.GetEventRecorder("connectivityservice-controller")},
 		DNS:      cfg.DNS,
-		Now:      time.Now,
 	}
 	if err := svc.setupWithManager(mgr, cfg.MaxConcurrentReconciles, serviceSecrets); err != nil {
 		return err
@@ -125,7 +124,6 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			Exists:    tunnelHolderExists(mgr.GetAPIReader()),
 		},
 		HealthPollInterval: cmp.Or(cfg.TunnelHealthPoll, DefaultTunnelHealthPoll),
-		Now:                time.Now,
 	}
 	return setupTunnels(mgr, tunnels, 2)
 }

@@ -41,8 +41,6 @@ type CloudflareTunnelReconciler struct {
 	Reservations *ownership.Reservations
 	// HealthPollInterval is how often a tunnel not yet healthy is looked at again.
 	HealthPollInterval time.Duration
-	// Now is the clock of create intents.
-	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflaretunnels,verbs=get;list;watch;update;patch

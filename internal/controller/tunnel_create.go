@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,7 +43,7 @@ func (r *CloudflareTunnelReconciler) createOrClaim(ctx context.Context, obj *v1a
 	}
 	intent := ownership.ParseTunnelIntent(obj.Annotations[v1alpha1.AnnotationCreateIntent])
 	if intent.Name == "" {
-		intent = ownership.TunnelIntent{Name: name, At: r.Now().UTC()}
+		intent = ownership.TunnelIntent{Name: name, At: time.Now().UTC()}
 	}
 	return r.resolveName(ctx, obj, conn, intent).unpack()
 }

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # A local demo of the operator: a control plane (the kube-apiserver and etcd of the tests, no
 # kubelet), the fake Cloudflare API (or the real one), the manager, and every sample in
-# config/samples reconciled to Ready. Everything runs as local processes with pid files and logs
-# in the state directory; nothing needs Docker or a cluster.
+# config/samples reconciled to Ready, including the CloudflareTunnel "edge" with its connector and
+# the services that use it through tunnelRef. Everything runs as local processes with pid files
+# and logs in the state directory; nothing needs Docker or a cluster.
+#
+# No pod ever runs here (no kubelet), so the tunnel's cloudflared Deployment never gets pods. With
+# the fake API the demo plays the connector's part to show the tunnel turning Ready: it sets the
+# fake tunnel healthy through the fake's admin API and marks the Deployment available by patching
+# its status.
 #
 #   hack/demo.sh up     start it all (stops a previous demo first); `make demo` runs this
 #   hack/demo.sh down   stop it all and remove the state directory; `make demo-down` runs this
@@ -15,7 +21,10 @@
 #                       when the first two are set, the demo talks to the REAL Cloudflare API
 #                       instead of the fake: it creates the sample services in that account, on
 #                       that tunnel (required then: the samples' tunnel exists only in the fake),
-#                       and `down` deletes them again. The token is never printed.
+#                       and `down` deletes them again. The token is never printed. The sample
+#                       CloudflareTunnel creates a real tunnel (the token needs "Cloudflare Tunnel
+#                       Edit" too), which stays not Ready (no connector runs) and which `down`
+#                       deletes.
 #   CLOUDFLARE_API_URL  base URL of the real API (default: the manager's default)
 set -Eeuo pipefail
 
@@ -27,6 +36,8 @@ assets=${ENVTEST_ASSETS:-${KUBEBUILDER_ASSETS:-}}
 kubectl_bin=${KUBECTL:-${assets:+$assets/kubectl}}
 operator_ns=connectivity-operator-system
 samples_ns=default
+tunnel_name=edge
+connector=$tunnel_name-cloudflared
 secret_name=cloudflare-credentials
 controlplane_bin=$root/bin/demo-controlplane
 manager_bin=$root/bin/manager
@@ -146,6 +157,19 @@ sample_values() {
 	grep -ho "$1: *[0-9a-f-]*" config/samples/*.yaml | awk '{print $2}' | sort -u | paste -sd, -
 }
 
+# delete_real_tunnels deletes the demo's CloudflareTunnels, and with them their tunnels in the
+# real account (Orphan ones too), once the services that use them are gone.
+delete_real_tunnels() {
+	local t
+	echo "demo: deleting the demo's tunnels from your Cloudflare account…"
+	for t in $(kc get cloudflaretunnels -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null); do
+		kc -n "${t%%/*}" patch cloudflaretunnel "${t#*/}" --type merge \
+			-p '{"spec":{"deletionPolicy":"Delete"}}' >/dev/null || true
+	done
+	kc delete cloudflaretunnels --all -A --timeout=120s ||
+		echo "demo: WARNING: not every tunnel was deleted; check your account (kubectl get cftunnel -A -o wide)" >&2
+}
+
 down() {
 	if [[ ! -d $state_dir ]]; then
 		echo "demo: nothing to stop ($state_dir does not exist)"
@@ -154,7 +178,7 @@ down() {
 	current_step="stopping the demo"
 	if [[ $(cat "$state_dir/mode" 2>/dev/null) == real ]] &&
 		! { [[ -f $state_dir/manager.pid ]] && is_running "$(<"$state_dir/manager.pid")" "$manager_bin"; }; then
-		echo "demo: WARNING: the manager is not running, so the demo's services (if any) stay in your Cloudflare account" >&2
+		echo "demo: WARNING: the manager is not running, so the demo's services and tunnels (if any) stay in your Cloudflare account" >&2
 	elif [[ $(cat "$state_dir/mode" 2>/dev/null) == real ]]; then
 		echo "demo: deleting the demo's services from your Cloudflare account (Orphan ones too)…"
 		for svc in $(kc get connectivityservices -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null); do
@@ -163,6 +187,7 @@ down() {
 		done
 		kc delete connectivityservices --all -A --timeout=120s ||
 			echo "demo: WARNING: not every service was deleted; check your account (kubectl get cfsvc -A -o wide)" >&2
+		delete_real_tunnels
 	fi
 	stop_pid manager "$state_dir/manager.pid" "$manager_bin" 30
 	stop_pid "fake Cloudflare API" "$state_dir/fake.pid" "$fake_bin" 10
@@ -180,6 +205,110 @@ down() {
 	echo "demo: removing $state_dir…"
 	rm -rf "$state_dir"
 	echo "demo: stopped"
+}
+
+# show_tunnel shows the sample CloudflareTunnel with the services that use it through tunnelRef,
+# and the connector objects the operator wrote for it.
+show_tunnel() {
+	step "showing CloudflareTunnel $tunnel_name and what the operator made for its connector" "$state_dir/manager.log"
+	kc -n "$samples_ns" wait --for=jsonpath='{.status.tunnelID}' "cloudflaretunnel/$tunnel_name" --timeout=60s >/dev/null ||
+		die "CloudflareTunnel $tunnel_name got no tunnel id"
+	show kubectl get cftunnel,cfsvc -n "$samples_ns"
+	show kubectl get deploy,pdb,networkpolicy,secret -n "$samples_ns" -l app.kubernetes.io/managed-by=connectivity-operator
+	echo "demo: the connector's egress NetworkPolicy allows DNS, Cloudflare's edge and the origins of the"
+	echo "demo: services that use the tunnel, and nothing else:"
+	show kubectl get networkpolicy "$connector" -n "$samples_ns" -o yaml
+}
+
+# show_service_ref shows a service made from a Kubernetes Service (host.serviceRef): the Service,
+# the host the operator worked out and sent, and the binding it exported for a Worker.
+show_service_ref() {
+	step "showing ConnectivityService orders-from-service, made from the Service orders" "$state_dir/manager.log"
+	show kubectl get service orders -n "$samples_ns"
+	echo "demo: the operator sent the Service's cluster DNS name and its port named http (status.host):"
+	show kubectl get connectivityservice orders-from-service -n "$samples_ns" -o jsonpath='{.status.host}{"\n"}'
+	echo "demo: and wrote the binding a Worker's CI reads (spec.export):"
+	show kubectl get configmap orders-api-vpc-binding -n "$samples_ns" -o jsonpath='{.data.wrangler\.json}'
+}
+
+# show prints a kubectl command as a user would type it, then runs it with the demo's kubeconfig
+# and indents its output.
+show() {
+	shift # "kubectl"
+	echo "\$ kubectl $*"
+	kc "$@" | sed 's/^./    &/'
+	echo
+}
+
+# play_connector makes the tunnel Ready against the fake API at BASE by doing what running
+# connector pods would cause (explain_no_pods says why and how). The Deployment's status change
+# wakes the tunnel at once.
+play_connector() {
+	local base=$1
+	explain_no_pods
+	step "setting the fake tunnel healthy and marking Deployment $connector available" "$state_dir/manager.log"
+	set_fake_tunnel_healthy "$base"
+	mark_connector_available
+	step "waiting for CloudflareTunnel $tunnel_name to be Ready" "$state_dir/manager.log"
+	if ! kc -n "$samples_ns" wait --for=condition=Ready "cloudflaretunnel/$tunnel_name" --timeout=90s >/dev/null; then
+		kc get cftunnel -n "$samples_ns" -o wide >&2 || true
+		die "CloudflareTunnel $tunnel_name did not become Ready (see the table above)"
+	fi
+	echo
+	show kubectl get cftunnel,cfsvc -n "$samples_ns"
+}
+
+# explain_no_pods says plainly why the demo plays the connector's part, and how.
+explain_no_pods() {
+	echo "demo: the connector's pods cannot run here: this control plane has no kubelet (nor scheduler or"
+	echo "demo: controller-manager), so Deployment $connector never gets a pod and the tunnel stays not Ready"
+	echo "demo: (ConnectorUnavailable). To show it turning Ready, the demo plays the connector's part:"
+	echo "demo:   1. it sets the fake tunnel healthy through the fake's admin API (POST /_fake/tunnel-health),"
+	echo "demo:      as cloudflared connecting to Cloudflare's edge would;"
+	echo "demo:   2. it marks the Deployment available by patching its status, as the deployment controller"
+	echo "demo:      would once the pods are ready."
+}
+
+# set_fake_tunnel_healthy reports the tunnel healthy, with one connection per replica, in the fake
+# at BASE.
+set_fake_tunnel_healthy() {
+	local base=$1 id account replicas body
+	id=$(kc -n "$samples_ns" get cloudflaretunnel "$tunnel_name" -o jsonpath='{.status.tunnelID}')
+	account=$(kc -n "$samples_ns" get cloudflaretunnel "$tunnel_name" -o jsonpath='{.status.accountID}')
+	replicas=$(kc -n "$samples_ns" get deployment "$connector" -o jsonpath='{.spec.replicas}')
+	body="{\"id\":\"$id\",\"status\":\"healthy\",\"connections\":$replicas}"
+	echo "\$ curl -X POST '$base/_fake/tunnel-health?account=$account' -d '$body'"
+	fake_admin_post "$base" "/_fake/tunnel-health?account=$account" "$body" ||
+		die "the fake did not accept the tunnel's health"
+}
+
+# mark_connector_available writes the status the deployment controller would write once every
+# connector pod is available.
+mark_connector_available() {
+	local generation replicas status
+	generation=$(kc -n "$samples_ns" get deployment "$connector" -o jsonpath='{.metadata.generation}')
+	replicas=$(kc -n "$samples_ns" get deployment "$connector" -o jsonpath='{.spec.replicas}')
+	status="{\"status\":{\"observedGeneration\":$generation,\"replicas\":$replicas,\"updatedReplicas\":$replicas,"
+	status+="\"readyReplicas\":$replicas,\"availableReplicas\":$replicas}}"
+	echo "\$ kubectl patch deployment $connector -n $samples_ns --subresource=status --type=merge -p '$status'"
+	kc -n "$samples_ns" patch deployment "$connector" --subresource=status --type=merge -p "$status" >/dev/null
+}
+
+# fake_admin_post BASE PATH BODY: POST the JSON BODY to the fake's admin endpoint PATH; fails
+# unless it answers 2xx. Uses curl, or bash's /dev/tcp without it.
+fake_admin_post() {
+	local base=$1 path=$2 body=$3 hostport code
+	if command -v curl >/dev/null; then
+		curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' --data "$body" "$base$path"
+		return
+	fi
+	hostport=${base#http://}
+	exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}"
+	printf 'POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+		"$path" "$hostport" "${#body}" "$body" >&3
+	read -r _ code _ <&3
+	exec 3<&-
+	[[ $code == 2* ]]
 }
 
 up() {
@@ -286,10 +415,22 @@ up() {
 		die "not everything became Ready (see the table above)"
 	fi
 
+	show_tunnel
+	show_service_ref
+	if [[ $mode == fake ]]; then
+		play_connector "${api_url%/client/v4}"
+	else
+		echo "demo: with the real API the tunnel stays not Ready (ConnectorUnavailable): no connector pod runs here"
+	fi
+
 	echo
 	kc get cloudflare -A
 	echo
-	echo "demo: ready in $((SECONDS - started_at))s: every sample is Ready with its Cloudflare service id."
+	if [[ $mode == fake ]]; then
+		echo "demo: ready in $((SECONDS - started_at))s: every sample is Ready, services with their Cloudflare service id."
+	else
+		echo "demo: ready in $((SECONDS - started_at))s: every account and service is Ready with its Cloudflare id."
+	fi
 	echo "demo: use the cluster (kubectl is $kubectl_bin):"
 	echo "    export KUBECONFIG=$kubeconfig"
 	echo "    kubectl get cloudflare -A -o wide"
@@ -297,6 +438,7 @@ up() {
 		echo "demo: the fake Cloudflare API is $api_url; its state, e.g.:"
 		echo "    curl -s '${api_url%/client/v4}/_fake/services?account=${account_ids%%,*}'"
 		echo "    curl -s '${api_url%/client/v4}/_fake/counts'"
+		echo "    curl -s '${api_url%/client/v4}/_fake/tunnels?account=${account_ids%%,*}'"
 	fi
 	local logs=manager,controlplane
 	[[ $mode == real ]] || logs+=,fake

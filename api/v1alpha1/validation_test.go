@@ -968,7 +968,8 @@ var _ = Describe("samples", func() {
 		Expect(kinds).To(HaveKey("CloudflareAccount"))
 		Expect(kinds).To(HaveKey("ClusterCloudflareAccount"))
 		Expect(kinds).To(HaveKey("CloudflareTunnel"))
-		Expect(kinds).To(HaveLen(4), "samples must hold only this operator's kinds (no Secrets)")
+		Expect(kinds).To(HaveKey("Service"), "the serviceRef samples bring the Services they name")
+		Expect(kinds).To(HaveLen(5), "samples must hold only this operator's kinds and Services (no Secrets)")
 	})
 })
 

@@ -1,11 +1,14 @@
 -- Argo CD health check for every kind of connectivity.workersvpc.dev (connectivity-operator):
--- ConnectivityService, CloudflareAccount and ClusterCloudflareAccount. argocd-cm.yaml installs it
--- once, for connectivity.workersvpc.dev/*; the little that differs by kind comes from obj.kind.
+-- ConnectivityService, CloudflareTunnel, CloudflareAccount and ClusterCloudflareAccount.
+-- argocd-cm.yaml installs it once, for connectivity.workersvpc.dev/*; the little that differs by
+-- kind comes from obj.kind.
 --
 -- The operator's conditions follow kstatus: Ready is True only when the remote state matches the
 -- spec of status.observedGeneration; Reconciling is True while work is in progress or waiting on
 -- something that resolves by itself; Stalled is True when a person has to act. A Ready=False
--- with a terminal reason is Degraded even without Stalled.
+-- with a terminal reason is Degraded even without Stalled. A CloudflareTunnel whose connector has
+-- no available pod, or that Cloudflare does not call healthy, is Reconciling (Progressing), as is
+-- a service waiting for its tunnel's id.
 --
 -- Argo CD runs argocd-cm health checks without Lua's string library (unless useOpenLibs is set
 -- for them), so this script uses base functions only.
@@ -23,6 +26,7 @@ local terminalReasons = {
 -- What the operator does first with a new object of each kind, for the message shown until it has.
 local firstSteps = {
   ConnectivityService = "reconcile the service",
+  CloudflareTunnel = "create the tunnel",
   CloudflareAccount = "verify the credentials",
   ClusterCloudflareAccount = "verify the credentials",
 }

@@ -62,3 +62,29 @@ func TestChartCRDsMatchBases(t *testing.T) {
 		})
 	}
 }
+
+// TestKustomizeInstallsEveryCRD checks that config/default (`make deploy`, and what test/e2e
+// installs) carries every CRD of config/crd/bases unchanged: a CRD that controller-gen generates
+// but config/crd/kustomization.yaml does not list leaves the manager unable to start.
+func TestKustomizeInstallsEveryCRD(t *testing.T) {
+	bases := baseCRDs(t)
+	rendered := parseObjects(t, kustomizeBuild(t, filepath.Join(repoRoot, "config", "default")))
+	crds := ofKind(rendered, "CustomResourceDefinition")
+	installed := map[string]bool{}
+	for _, crd := range crds {
+		installed[crd.GetName()] = true
+		base, ok := bases[crd.GetName()]
+		if !ok {
+			t.Errorf("config/default installs CRD %s, which is not in config/crd/bases", crd.GetName())
+			continue
+		}
+		if !reflect.DeepEqual(crd.Object, base.Object) {
+			t.Errorf("config/default changes CRD %s:\n%s", crd.GetName(), diff.Diff(base.Object, crd.Object))
+		}
+	}
+	for name := range bases {
+		if !installed[name] {
+			t.Errorf("config/default does not install CRD %s: list it in config/crd/kustomization.yaml", name)
+		}
+	}
+}

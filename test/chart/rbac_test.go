@@ -81,19 +81,14 @@ func TestChartRBACMatchesConfig(t *testing.T) {
 }
 
 // TestSecretsAreNeverListed checks the promise of the README's security model in both the chart
-// and config/rbac: the manager may only get and watch Secrets, and no role the chart or config/rbac
-// installs may list them or use wildcards on them.
+// and config/rbac: the manager reads and watches Secrets one by one and writes only the connector
+// token Secrets of its tunnels (get, watch, create, patch, update), and no role the chart or
+// config/rbac installs may list them or use wildcards on them.
 func TestSecretsAreNeverListed(t *testing.T) {
-	manager := typed[rbacv1.ClusterRole](t, only(t, parseFile(t, "config/rbac/role.yaml"), "ClusterRole"))
-	var secretVerbs []string
-	for _, rule := range manager.Rules {
-		if slices.Contains(rule.APIGroups, "") && slices.Contains(rule.Resources, "secrets") {
-			secretVerbs = append(secretVerbs, rule.Verbs...)
-		}
-	}
-	slices.Sort(secretVerbs)
-	if !slices.Equal(secretVerbs, []string{"get", "watch"}) {
-		t.Errorf("config/rbac/role.yaml grants %v on Secrets, want only get and watch", secretVerbs)
+	manager := managerRole(t)
+	want := []string{"create", "get", "patch", "update", "watch"}
+	if got := grantedVerbs(manager, "", "secrets"); !slices.Equal(got, want) {
+		t.Errorf("config/rbac/role.yaml grants %v on Secrets, want only %v", got, want)
 	}
 
 	objs := parseObjects(t, helmTemplate(t, allOptions()...))
@@ -130,5 +125,142 @@ func assertBindings(t *testing.T, objs []*unstructured.Unstructured, serviceAcco
 	}
 	if find(objs, "ClusterRoleBinding", releaseName+"-manager-rolebinding") == nil {
 		t.Errorf("ClusterRoleBinding %s-manager-rolebinding not rendered", releaseName)
+	}
+}
+
+// managerRole is the manager's ClusterRole in config/rbac, which controller-gen generates.
+func managerRole(t *testing.T) *rbacv1.ClusterRole {
+	t.Helper()
+	return typed[rbacv1.ClusterRole](t, only(t, parseFile(t, "config/rbac/role.yaml"), "ClusterRole"))
+}
+
+// grantedVerbs returns the verbs a role grants on a resource of an API group over all its rules,
+// sorted and without repeats.
+func grantedVerbs(role *rbacv1.ClusterRole, group, resource string) []string {
+	var verbs []string
+	for _, rule := range role.Rules {
+		if slices.Contains(rule.APIGroups, group) && slices.Contains(rule.Resources, resource) {
+			verbs = append(verbs, rule.Verbs...)
+		}
+	}
+	slices.Sort(verbs)
+	return slices.Compact(verbs)
+}
+
+// groupResource is an API group and a resource (or subresource) of it, as RBAC rules name them.
+type groupResource struct{ group, resource string }
+
+// connectorVerbs are what the manager needs on the objects it writes beside its kinds (a
+// connector's Deployment, PodDisruptionBudget and NetworkPolicy, a service's export ConfigMap): it
+// applies them, watches its own through the cache and deletes one no longer wanted. Never
+// deletecollection and never a wildcard.
+var connectorVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+
+// managerGrants is every permission the manager may have: each kind of config/crd/bases with its
+// status and finalizers, the connector's objects, token Secrets, the ConfigMaps services export
+// their binding to, the Services that serviceRef hosts name (read only), and events. A new CRD
+// without +kubebuilder:rbac markers, or a marker that asks for more, fails the test that uses it.
+func managerGrants(t *testing.T) map[groupResource][]string {
+	t.Helper()
+	want := map[groupResource][]string{
+		{"apps", "deployments"}:                  connectorVerbs,
+		{"policy", "poddisruptionbudgets"}:       connectorVerbs,
+		{"networking.k8s.io", "networkpolicies"}: connectorVerbs,
+		{"", "configmaps"}:                       connectorVerbs,
+		{"", "services"}:                         {"get", "list", "watch"},
+		{"", "secrets"}:                          {"create", "get", "patch", "update", "watch"},
+		{"events.k8s.io", "events"}:              {"create", "patch"},
+	}
+	for _, crd := range baseCRDs(t) {
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+		want[groupResource{group, plural}] = []string{"get", "list", "patch", "update", "watch"}
+		want[groupResource{group, plural + "/status"}] = []string{"get", "patch", "update"}
+		want[groupResource{group, plural + "/finalizers"}] = []string{"update"}
+	}
+	return want
+}
+
+// TestManagerRoleGrantsEveryKind checks the manager's ClusterRole, in config/rbac and in the chart,
+// resource by resource: every kind of config/crd/bases (CloudflareTunnel included) with its status
+// and finalizers, exactly the verbs the connector of a CloudflareTunnel needs on its Deployment,
+// PodDisruptionBudget and NetworkPolicy, and nothing beyond managerGrants.
+func TestManagerRoleGrantsEveryKind(t *testing.T) {
+	chartRole := find(parseObjects(t, helmTemplate(t)), "ClusterRole", releaseName+"-manager-role")
+	if chartRole == nil {
+		t.Fatalf("the chart renders no ClusterRole %s-manager-role", releaseName)
+	}
+	want := managerGrants(t)
+	for where, role := range map[string]*rbacv1.ClusterRole{
+		"config/rbac/role.yaml": managerRole(t),
+		"the chart":             typed[rbacv1.ClusterRole](t, chartRole),
+	} {
+		for gr, verbs := range want {
+			if got := grantedVerbs(role, gr.group, gr.resource); !slices.Equal(got, verbs) {
+				t.Errorf("%s grants %v on %q in group %q, want %v", where, got, gr.resource, gr.group, verbs)
+			}
+		}
+		for _, rule := range role.Rules {
+			for _, group := range rule.APIGroups {
+				for _, resource := range rule.Resources {
+					if _, ok := want[groupResource{group, resource}]; !ok {
+						t.Errorf("%s grants %v on %q in group %q, which the manager should not need",
+							where, rule.Verbs, resource, group)
+					}
+				}
+			}
+		}
+	}
+}
+
+// userRoleVerbs are the verbs each user role grants on its kind; every user role may also get the
+// kind's status.
+var userRoleVerbs = map[string][]string{
+	"admin":  {"*"},
+	"editor": {"create", "delete", "get", "list", "patch", "update", "watch"},
+	"viewer": {"get", "list", "watch"},
+}
+
+// aggregatedInto is the built-in ClusterRole each user role aggregates into.
+var aggregatedInto = map[string]string{"admin": "admin", "editor": "edit", "viewer": "view"}
+
+// TestUserRolesForEveryKind checks that every kind of config/crd/bases (CloudflareTunnel included)
+// has its admin, editor and viewer ClusterRoles in config/rbac, listed in its kustomization so
+// config/default installs them, with the kind's rules and aggregation: a namespaced kind into
+// admin, edit and view, a cluster-scoped one into view only. TestChartRBACMatchesConfig holds the
+// chart to the same roles.
+func TestUserRolesForEveryKind(t *testing.T) {
+	roles := configRoles(t)
+	installed := parseObjects(t, kustomizeBuild(t, filepath.Join(repoRoot, "config", "default")))
+	for _, crd := range baseCRDs(t) {
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		singular, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "singular")
+		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+		scope, _, _ := unstructured.NestedString(crd.Object, "spec", "scope")
+		for role, verbs := range userRoleVerbs {
+			name := singular + "-" + role + "-role"
+			obj := find(roles, "ClusterRole", name)
+			if obj == nil {
+				t.Errorf("config/rbac has no ClusterRole %s for kind %s", name, singular)
+				continue
+			}
+			if find(installed, "ClusterRole", releaseName+"-"+name) == nil {
+				t.Errorf("config/default does not install ClusterRole %s: list it in config/rbac/kustomization.yaml", name)
+			}
+			wantRules := []rbacv1.PolicyRule{
+				{APIGroups: []string{group}, Resources: []string{plural}, Verbs: verbs},
+				{APIGroups: []string{group}, Resources: []string{plural + "/status"}, Verbs: []string{"get"}},
+			}
+			if got := typed[rbacv1.ClusterRole](t, obj).Rules; !reflect.DeepEqual(got, wantRules) {
+				t.Errorf("ClusterRole %s rules differ (-want +got):\n%s", name, diff.Diff(wantRules, got))
+			}
+			wantLabels := map[string]string{}
+			if scope == "Namespaced" || role == "viewer" {
+				wantLabels[aggregateLabelPrefix+aggregatedInto[role]] = "true"
+			}
+			if got := aggregateLabels(obj); !reflect.DeepEqual(got, wantLabels) {
+				t.Errorf("ClusterRole %s aggregation labels = %v, want %v", name, got, wantLabels)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -173,4 +174,44 @@ func (f *fakeAPI) post(path string, body []byte) error {
 		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, msg)
 	}
 	return nil
+}
+
+// tunnels returns the account's tunnels as the fake holds them, deleted ones included.
+func (f *fakeAPI) tunnels(account string) ([]cffake.Tunnel, error) {
+	var out []cffake.Tunnel
+	err := f.getJSON("/_fake/tunnels?account="+url.QueryEscape(account), &out)
+	return out, err
+}
+
+// tunnel returns the account's tunnel with this id, deleted or not, and whether the fake has it.
+func (f *fakeAPI) tunnel(account, id string) (cffake.Tunnel, bool, error) {
+	list, err := f.tunnels(account)
+	if err != nil {
+		return cffake.Tunnel{}, false, err
+	}
+	for _, t := range list {
+		if t.ID == id {
+			return t, true, nil
+		}
+	}
+	return cffake.Tunnel{}, false, nil
+}
+
+// tunnelToken returns the connector token Cloudflare hands out for the tunnel.
+func (f *fakeAPI) tunnelToken(account, id string) (string, error) {
+	var out struct {
+		Token string `json:"token"`
+	}
+	err := f.getJSON("/_fake/tunnel-token?account="+url.QueryEscape(account)+"&id="+url.QueryEscape(id), &out)
+	return out.Token, err
+}
+
+// setTunnelHealth plays a connector and Cloudflare's side of it: the tunnel's status (inactive,
+// degraded, healthy or down) and its number of live connections.
+func (f *fakeAPI) setTunnelHealth(account, id, status string, connections int) error {
+	body, err := json.Marshal(cffake.TunnelHealthRequest{ID: id, Status: status, Connections: connections})
+	if err != nil {
+		return err
+	}
+	return f.post("/_fake/tunnel-health?account="+url.QueryEscape(account), body)
 }

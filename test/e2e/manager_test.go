@@ -11,6 +11,7 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 )
 
 // managerRunner starts bin/manager as the operator's ServiceAccount, with the Deployment's args,
@@ -123,4 +124,21 @@ func (m *managerRunner) logLines(substr string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// expectNoRBACDenials fails the spec when any manager run logged an RBAC denial: the shipped RBAC
+// lacks a permission the manager uses.
+func expectNoRBACDenials() {
+	GinkgoHelper()
+	By("checking that no manager run logged an RBAC denial")
+	lines, err := manager.logLines(" is forbidden: ")
+	Expect(err).NotTo(HaveOccurred())
+	shown := lines[:min(len(lines), 3)]
+	for i, l := range shown {
+		if len(l) > 400 {
+			shown[i] = l[:400] + "…"
+		}
+	}
+	Expect(shown).To(BeEmpty(), "the shipped RBAC is missing a permission the manager uses (%d log lines say so)",
+		len(lines))
 }

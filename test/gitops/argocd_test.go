@@ -53,6 +53,7 @@ func behind(generation, observed int) wantMessage {
 // What the script says of an object without conditions: the wording depends on obj.kind.
 const (
 	waitingForService     = "Waiting for the operator to reconcile the service"
+	waitingForTunnel      = "Waiting for the operator to create the tunnel"
 	waitingForCredentials = "Waiting for the operator to verify the credentials"
 	waitingForOtherKind   = "Waiting for the operator to reconcile the object"
 )
@@ -78,6 +79,8 @@ var serviceCases = []fixtureCase{
 	{"api-error", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/APIError"},
 	{"credentials-not-found", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
 		"Reconciling/CredentialsNotFound"},
+	{"tunnel-not-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
+		"Reconciling/TunnelNotReady (tunnelRef without a tunnel id yet)"},
 	{"ready", healthy, conditionMessage("Ready"), kstatus.CurrentStatus, "Ready, generation observed"},
 	{"ready-generation-behind", progressing, behind(4, 3), kstatus.InProgressStatus,
 		"Ready, but observedGeneration behind"},
@@ -90,6 +93,41 @@ var serviceCases = []fixtureCase{
 		"Stalled for an older generation"},
 	// kstatus reports any object with a deletionTimestamp as Terminating; Argo CD shows "Pending
 	// deletion" without running the script, which still has an answer for other callers.
+	{"deleting", progressing, conditionMessage("Ready"), kstatus.TerminatingStatus, "Reconciling/Deleting"},
+	{"stalled-credentials-not-found-on-delete", degraded, conditionMessage("Stalled"), kstatus.TerminatingStatus,
+		"Stalled/CredentialsNotFound on delete"},
+}
+
+// tunnelCases follow a CloudflareTunnel from its first reconcile (no tunnel, then a tunnel whose
+// connector is not available or not healthy yet) to Connected, and through its deletion, which
+// waits for the services that route through the tunnel.
+var tunnelCases = []fixtureCase{
+	{"no-status", progressing, literal(waitingForTunnel), kstatus.CurrentStatus, "no status yet"},
+	{"no-conditions", progressing, literal(waitingForTunnel), kstatus.InProgressStatus,
+		"observedGeneration -1, no conditions"},
+	{"account-not-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/AccountNotReady"},
+	{"connector-unavailable", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
+		"Reconciling/ConnectorUnavailable before the first Ready"},
+	{"tunnel-degraded", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/TunnelDegraded"},
+	{"connected", healthy, conditionMessage("Ready"), kstatus.CurrentStatus, "Ready/Connected, generation observed"},
+	{"connected-generation-behind", progressing, behind(3, 2), kstatus.InProgressStatus,
+		"Connected, but observedGeneration behind"},
+	// The connector's pods went away after Ready: the generation is observed, the tunnel is not Ready.
+	{"connector-unavailable-after-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
+		"Reconciling/ConnectorUnavailable at the observed generation"},
+	{"rate-limited", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/RateLimited"},
+	{"api-error", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/APIError"},
+	{"stalled-name-conflict", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/NameConflict"},
+	{"stalled-invalid-spec", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/InvalidSpec"},
+	{"stalled-permission-denied", degraded, conditionMessage("Stalled"), kstatus.FailedStatus,
+		"Stalled/PermissionDenied"},
+	// kstatus reads Ready=False as InProgress; the operator always sets Stalled with a terminal reason.
+	{"ready-false-name-conflict", degraded, conditionMessage("Ready"), kstatus.InProgressStatus,
+		"Ready=False/NameConflict without Stalled"},
+	{"stale-stall-after-spec-update", progressing, behind(3, 2), kstatus.InProgressStatus,
+		"Stalled for an older generation"},
+	{"tunnel-in-use", progressing, conditionMessage("Ready"), kstatus.TerminatingStatus,
+		"Reconciling/TunnelInUse on delete"},
 	{"deleting", progressing, conditionMessage("Ready"), kstatus.TerminatingStatus, "Reconciling/Deleting"},
 	{"stalled-credentials-not-found-on-delete", degraded, conditionMessage("Stalled"), kstatus.TerminatingStatus,
 		"Stalled/CredentialsNotFound on delete"},
@@ -115,6 +153,7 @@ var fixtureTable = []struct {
 	cases []fixtureCase
 }{
 	{"ConnectivityService", serviceCases},
+	{"CloudflareTunnel", tunnelCases},
 	{"CloudflareAccount", accountCases},
 	{"ClusterCloudflareAccount", accountCases},
 }
@@ -179,6 +218,7 @@ var _ = Describe("Argo CD health checks", func() {
 			Expect(runHealthScript(healthScript(), obj)).To(Equal(health{Status: progressing, Message: want}))
 		},
 		Entry("ConnectivityService", "ConnectivityService", waitingForService),
+		Entry("CloudflareTunnel", "CloudflareTunnel", waitingForTunnel),
 		Entry("CloudflareAccount", "CloudflareAccount", waitingForCredentials),
 		Entry("ClusterCloudflareAccount", "ClusterCloudflareAccount", waitingForCredentials),
 		Entry("a kind the script does not know", "TunnelRoute", waitingForOtherKind),

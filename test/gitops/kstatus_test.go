@@ -89,6 +89,10 @@ type lifecycle struct {
 	stallReason, stallMessage string
 	// deletes: the kind has the operator's finalizer, so deleting it leaves it Terminating.
 	deletes bool
+	// deleteWaitReason and deleteWaitMessage: Reconciling while the deletion is under way.
+	deleteWaitReason, deleteWaitMessage string
+	// deleteBlockedMessage: Stalled with CredentialsNotFound, when the deletion cannot go on.
+	deleteBlockedMessage string
 }
 
 var serviceLifecycle = lifecycle{
@@ -117,7 +121,61 @@ var serviceLifecycle = lifecycle{
 	stallMessage: `a Cloudflare service named "web" already exists in account ` + accountID +
 		" (service id 9f8e7d6c-0000-4b5a-8c9d-0e1f2a3b4c5d) and is not managed by this object: choose another " +
 		`spec.name, or annotate the object with connectivity.workersvpc.dev/adopt: "true" to adopt it`,
-	deletes: true,
+	deletes:           true,
+	deleteWaitReason:  v1alpha1.ReasonDeleting,
+	deleteWaitMessage: "deleting the Cloudflare service",
+	deleteBlockedMessage: "cannot delete the Cloudflare service: the account's Secret does not exist; restore it, " +
+		"or set spec.deletionPolicy: Orphan to leave the service in Cloudflare",
+}
+
+// tunnelRefServiceLifecycle is a service that names its tunnel with tunnelRef: it first waits for
+// the CloudflareTunnel's id (TunnelNotReady).
+var tunnelRefServiceLifecycle = func() lifecycle {
+	lc := serviceLifecycle
+	lc.newObject = func(namespace string) conditioned {
+		svc := serviceLifecycle.newObject(namespace).(*v1alpha1.ConnectivityService)
+		svc.Name = "web-via-ref"
+		svc.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}}
+		return svc
+	}
+	lc.waitReason = v1alpha1.ReasonTunnelNotReady
+	lc.waitMessage = "CloudflareTunnel shop/edge has no tunnel id yet: see its Ready condition"
+	return lc
+}()
+
+// tunnelLifecycle is a CloudflareTunnel: its connector first has no available pod, then the
+// tunnel is Connected; its deletion waits for the services that route through it.
+var tunnelLifecycle = lifecycle{
+	newObject: func(namespace string) conditioned {
+		return &v1alpha1.CloudflareTunnel{
+			ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: namespace, Finalizers: []string{v1alpha1.Finalizer}},
+			Spec: v1alpha1.CloudflareTunnelSpec{
+				AccountRef: &v1alpha1.AccountReference{Kind: v1alpha1.AccountKindNamespaced, Name: "team-account"},
+				Connector:  v1alpha1.ConnectorSpec{Replicas: ptr.To[int32](2)},
+			},
+		}
+	},
+	observedGeneration: func(obj conditioned) *int64 {
+		return &obj.(*v1alpha1.CloudflareTunnel).Status.ObservedGeneration
+	},
+	changeSpec: func(obj conditioned) {
+		obj.(*v1alpha1.CloudflareTunnel).Spec.Connector.Replicas = ptr.To[int32](3)
+	},
+	waitReason: v1alpha1.ReasonConnectorUnavailable,
+	waitMessage: "tunnel " + tunnelID + " exists, but its cloudflared Deployment edge-cloudflared has no available " +
+		"pod yet: see kubectl describe deployment edge-cloudflared",
+	readyReason:  v1alpha1.ReasonConnected,
+	readyMessage: "tunnel " + tunnelID + " is healthy and its connector is available",
+	stallReason:  v1alpha1.ReasonNameConflict,
+	stallMessage: `a Cloudflare tunnel named "k8s_shop_edge" already exists in account ` + accountID +
+		" (tunnel id 9f8e7d6c-0000-4b5a-8c9d-0e1f2a3b4c5d) and was not made by this object: choose another " +
+		"spec.name, or set spec.tunnelID: 9f8e7d6c-0000-4b5a-8c9d-0e1f2a3b4c5d to adopt it",
+	deletes:          true,
+	deleteWaitReason: v1alpha1.ReasonTunnelInUse,
+	deleteWaitMessage: "waiting for the 1 ConnectivityService(s) that use this tunnel (shop/web-via-ref) " +
+		"to be deleted first",
+	deleteBlockedMessage: "cannot delete the Cloudflare tunnel: the account's Secret does not exist; restore it, " +
+		"or set spec.deletionPolicy: Orphan to leave the tunnel in Cloudflare",
 }
 
 var namespacedAccountLifecycle = lifecycle{
@@ -313,15 +371,17 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 			Expect(obj.GetDeletionTimestamp()).NotTo(BeNil())
 			expectHealth(ctx, obj, kstatus.TerminatingStatus, progressing, "")
 
+			By("Reconciling=True while the deletion is under way")
+			writeStatus(ctx, obj, func() { markReconciling(obj, lc.deleteWaitReason, lc.deleteWaitMessage) })
+			expectHealth(ctx, obj, kstatus.TerminatingStatus, progressing, lc.deleteWaitMessage)
+
 			By("Stalled=True with CredentialsNotFound while deleting")
-			blocked := "cannot delete the Cloudflare service: the account's Secret does not exist; restore it, " +
-				"or set spec.deletionPolicy: Orphan to leave the service in Cloudflare"
 			writeStatus(ctx, obj, func() {
-				markStalled(obj, v1alpha1.ReasonCredentialsNotFound, blocked)
+				markStalled(obj, v1alpha1.ReasonCredentialsNotFound, lc.deleteBlockedMessage)
 				*lc.observedGeneration(obj) = obj.GetGeneration()
 			})
 			// Argo CD itself shows "Pending deletion" without running the script.
-			expectHealth(ctx, obj, kstatus.TerminatingStatus, degraded, blocked)
+			expectHealth(ctx, obj, kstatus.TerminatingStatus, degraded, lc.deleteBlockedMessage)
 
 			By("releasing the object")
 			patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
@@ -331,6 +391,8 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "got %v", err)
 		},
 		Entry("ConnectivityService", serviceLifecycle),
+		Entry("ConnectivityService with tunnelRef", tunnelRefServiceLifecycle),
+		Entry("CloudflareTunnel", tunnelLifecycle),
 		Entry("CloudflareAccount", namespacedAccountLifecycle),
 		Entry("ClusterCloudflareAccount", clusterAccountLifecycle),
 	)

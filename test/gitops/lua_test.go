@@ -29,7 +29,7 @@ const (
 const apiGroup = "connectivity.workersvpc.dev"
 
 // kinds are the operator's kinds. One script, gitops/argocd/health.lua, serves them all.
-var kinds = []string{"ConnectivityService", "CloudflareAccount", "ClusterCloudflareAccount"}
+var kinds = []string{"ConnectivityService", "CloudflareTunnel", "CloudflareAccount", "ClusterCloudflareAccount"}
 
 // argocdDir holds the Lua health check and the argocd-cm snippet that embeds it.
 var argocdDir = filepath.Join("..", "..", "gitops", "argocd")

@@ -100,10 +100,18 @@ func (p *statusPatcher) patch(ctx context.Context, c client.Client, obj client.O
 // conflictRetry is how soon a reconcile whose write met a newer version of the object comes back.
 const conflictRetry = time.Second
 
-// finishWithStatus writes the status at the end of a reconcile. A conflict means the reconcile
-// worked from an object already out of date: it is a requeue, not an error.
+// finishWithStatus writes the status at the end of a reconcile. A conflict, on the status or on an
+// earlier metadata write, means the reconcile worked from an object already out of date: it is a
+// requeue, not an error.
 func finishWithStatus(ctx context.Context, c client.Client, p *statusPatcher, obj client.Object, copyStatus func(dst, src client.Object),
 	result *ctrl.Result, retErr *error) {
+	if apierrors.IsConflict(*retErr) {
+		// A metadata write met a newer version of the object: come back to it, quietly.
+		*retErr = nil
+		if result.RequeueAfter == 0 || result.RequeueAfter > conflictRetry {
+			result.RequeueAfter = conflictRetry
+		}
+	}
 	err := p.patch(ctx, c, obj, copyStatus)
 	switch {
 	case err == nil:

@@ -41,6 +41,7 @@ func TestRenderDefaults(t *testing.T) {
 		"--account-verify-interval=1h",
 		"--max-concurrent-reconciles=4",
 		"--graceful-shutdown-timeout=20s",
+		"--cluster-domain=cluster.local",
 	})
 	c := managerContainer(t, dep)
 	if _, ok := flagValue(c.Args, "cloudflare-api-url"); ok {
@@ -89,6 +90,9 @@ func TestRenderAllOptions(t *testing.T) {
 		"--account-verify-interval=30m",
 		"--max-concurrent-reconciles=8",
 		"--graceful-shutdown-timeout=25s",
+		"--cluster-domain=k8s.example.internal",
+		"--cluster-dns-ip=10.96.0.10",
+		"--cluster-dns-ip=fd00:10:96::a",
 		"--zap-stacktrace-level=panic",
 	})
 	pod := dep.Spec.Template

@@ -177,12 +177,14 @@ func (c *sdkClient) Get(ctx context.Context, id string) (*Service, error) {
 
 // Create makes a service; it is sent exactly once (see New on retries).
 func (c *sdkClient) Create(ctx context.Context, svc Service) (*Service, error) {
-	params, err := newParams(c.accountID, svc)
+	body, err := requestBody(http.MethodPost, svc)
 	if err != nil {
 		return nil, err
 	}
+	var params connectivity.DirectoryServiceNewParams
+	params.AccountID.Value, params.AccountID.Present = c.accountID, true
 	call := c.newCall(ctx, http.MethodPost, c.servicesPath(""))
-	_, err = c.services.New(call.ctx, params, call.options()...)
+	_, err = c.services.New(call.ctx, params, append(call.options(), body)...)
 	return call.service(err)
 }
 
@@ -191,12 +193,14 @@ func (c *sdkClient) Update(ctx context.Context, id string, svc Service) (*Servic
 	if err := c.checkID(http.MethodPut, id); err != nil {
 		return nil, err
 	}
-	params, err := updateParams(c.accountID, svc)
+	body, err := requestBody(http.MethodPut, svc)
 	if err != nil {
 		return nil, err
 	}
+	var params connectivity.DirectoryServiceUpdateParams
+	params.AccountID.Value, params.AccountID.Present = c.accountID, true
 	call := c.newCall(ctx, http.MethodPut, c.servicesPath(id))
-	_, err = c.services.Update(call.ctx, id, params, call.options()...)
+	_, err = c.services.Update(call.ctx, id, params, append(call.options(), body)...)
 	return call.service(err)
 }
 

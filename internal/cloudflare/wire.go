@@ -2,16 +2,10 @@ package cloudflare
 
 import (
 	"encoding/json"
-	"net/http"
 	"time"
 
-	"github.com/cloudflare/cloudflare-go/v6/connectivity"
+	"github.com/cloudflare/cloudflare-go/v6/option"
 )
-
-// The SDK's param.Field lives in an internal package and its helper cloudflare.F sits in the
-// SDK's root package, which imports every one of its ~130 service packages (minutes of compile
-// time and a much larger binary). So fields are set directly: Value plus Present, which is all
-// cloudflare.F does. A field left unset is absent from the JSON body.
 
 // envelope is the v4 reply, decoded leniently: unknown fields are ignored and success is
 // optional, because Workers VPC is in beta.
@@ -85,83 +79,18 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// bodyParts are the JSON fragments that go into the SDK's interface{} fields. They are
-// marshalled with encoding/json so the omitempty tags of Host hold (the SDK's own encoder
-// would send empty strings for the unused host keys).
-type bodyParts struct {
-	host json.RawMessage
-	tls  json.RawMessage
-}
-
-// marshalParts prepares the host and, when set, the TLS settings.
-func marshalParts(svc Service) (bodyParts, error) {
-	var parts bodyParts
-	var err error
-	if parts.host, err = json.Marshal(svc.Host); err != nil {
-		return parts, err
-	}
-	if svc.TLSSettings != nil {
-		parts.tls, err = json.Marshal(svc.TLSSettings)
-	}
-	return parts, err
-}
-
-// newParams builds the create call; optional fields are sent only when set.
-func newParams(accountID string, svc Service) (connectivity.DirectoryServiceNewParams, error) {
-	var p connectivity.DirectoryServiceNewParams
-	parts, err := marshalParts(svc)
+// requestBody is the body of both create and update (the API takes the same shape for both),
+// encoded once with encoding/json so the omitempty tags of Service and Host hold (the SDK's own
+// encoder would send empty strings for the unused host keys). It goes out through the SDK's
+// request-body option, which replaces whatever the call's params would encode; the params then
+// carry only the account id.
+func requestBody(method string, svc Service) (option.RequestOption, error) {
+	svc.ID, svc.CreatedAt, svc.UpdatedAt = "", time.Time{}, time.Time{} // read-only fields
+	b, err := json.Marshal(svc)
 	if err != nil {
-		return p, invalidBody(http.MethodPost, err)
+		return nil, invalidBody(method, err)
 	}
-	var b connectivity.DirectoryServiceNewParamsBody
-	b.Name.Value, b.Name.Present = svc.Name, true
-	b.Type.Value, b.Type.Present = connectivity.DirectoryServiceNewParamsBodyType(svc.Type), true
-	b.Host.Value, b.Host.Present = parts.host, true
-	if parts.tls != nil {
-		b.TLSSettings.Value, b.TLSSettings.Present = parts.tls, true
-	}
-	if svc.AppProtocol != "" {
-		b.AppProtocol.Value, b.AppProtocol.Present = connectivity.DirectoryServiceNewParamsBodyAppProtocol(svc.AppProtocol), true
-	}
-	b.HTTPPort.Value, b.HTTPPort.Present = port(svc.HTTPPort)
-	b.HTTPSPort.Value, b.HTTPSPort.Present = port(svc.HTTPSPort)
-	b.TCPPort.Value, b.TCPPort.Present = port(svc.TCPPort)
-	p.AccountID.Value, p.AccountID.Present = accountID, true
-	p.Body = b
-	return p, nil
-}
-
-// updateParams builds the full-replace PUT; the same shape as create under other SDK types.
-func updateParams(accountID string, svc Service) (connectivity.DirectoryServiceUpdateParams, error) {
-	var p connectivity.DirectoryServiceUpdateParams
-	parts, err := marshalParts(svc)
-	if err != nil {
-		return p, invalidBody(http.MethodPut, err)
-	}
-	var b connectivity.DirectoryServiceUpdateParamsBody
-	b.Name.Value, b.Name.Present = svc.Name, true
-	b.Type.Value, b.Type.Present = connectivity.DirectoryServiceUpdateParamsBodyType(svc.Type), true
-	b.Host.Value, b.Host.Present = parts.host, true
-	if parts.tls != nil {
-		b.TLSSettings.Value, b.TLSSettings.Present = parts.tls, true
-	}
-	if svc.AppProtocol != "" {
-		b.AppProtocol.Value, b.AppProtocol.Present = connectivity.DirectoryServiceUpdateParamsBodyAppProtocol(svc.AppProtocol), true
-	}
-	b.HTTPPort.Value, b.HTTPPort.Present = port(svc.HTTPPort)
-	b.HTTPSPort.Value, b.HTTPSPort.Present = port(svc.HTTPSPort)
-	b.TCPPort.Value, b.TCPPort.Present = port(svc.TCPPort)
-	p.AccountID.Value, p.AccountID.Present = accountID, true
-	p.Body = b
-	return p, nil
-}
-
-// port converts an optional port to the SDK's field value and presence.
-func port(p *int32) (int64, bool) {
-	if p == nil {
-		return 0, false
-	}
-	return int64(*p), true
+	return option.WithRequestBody("application/json", b), nil
 }
 
 // invalidBody reports a service that could not be encoded; no call was made.

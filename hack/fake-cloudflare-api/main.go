@@ -1,6 +1,6 @@
 // Command fake-cloudflare-api runs the fake Cloudflare Workers VPC connectivity API as a process,
 // for the local demo and for end-to-end tests that drive a deployed operator. The same handler
-// serves the unit and envtest suites in-process; see internal/cloudflare/fake.
+// serves the unit and envtest suites in-process; see internal/cloudflare/cloudflaretest.
 //
 // Usage:
 //
@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // listFlag is a flag that may repeat and takes comma-separated lists.
@@ -130,8 +130,8 @@ func parseFlags(args []string) (config, error) {
 
 // newFake builds the fake: every credential may use every account, every tunnel is known to
 // every account.
-func newFake(cfg config) *fake.Server {
-	s := fake.NewServer()
+func newFake(cfg config) *cloudflaretest.Server {
+	s := cloudflaretest.NewServer()
 	for _, account := range cfg.accounts {
 		s.AddAccount(account)
 		for _, tunnel := range cfg.tunnels {
@@ -139,10 +139,10 @@ func newFake(cfg config) *fake.Server {
 		}
 	}
 	for _, token := range cfg.tokens {
-		s.AddCredential(fake.Credential{Token: token, Accounts: cfg.accounts})
+		s.AddCredential(cloudflaretest.Credential{Token: token, Accounts: cfg.accounts})
 	}
 	if cfg.key != "" {
-		s.AddCredential(fake.Credential{Email: cfg.email, Key: cfg.key, Accounts: cfg.accounts})
+		s.AddCredential(cloudflaretest.Credential{Email: cfg.email, Key: cfg.key, Accounts: cfg.accounts})
 	}
 	s.SetBudget(cfg.budget, cfg.budgetWindow, cfg.budgetBlock)
 	s.SetLatency(cfg.latency)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 func TestAuthSchemes(t *testing.T) {
@@ -47,20 +47,20 @@ func TestAuthSchemes(t *testing.T) {
 func TestVerify(t *testing.T) {
 	tests := []struct {
 		name      string
-		cred      fake.Credential
+		cred      cloudflaretest.Credential
 		creds     cloudflare.Credentials
 		want      error
 		wantCalls []string // "route path-suffix"
 	}{
 		{
 			name:      "user token",
-			cred:      fake.Credential{Token: "user-tok", Accounts: []string{testAccount}},
+			cred:      cloudflaretest.Credential{Token: "user-tok", Accounts: []string{testAccount}},
 			creds:     cloudflare.Credentials{APIToken: "user-tok"},
 			wantCalls: []string{"verify /user/tokens/verify", "list /services"},
 		},
 		{
 			name:  "account-owned token",
-			cred:  fake.Credential{Token: "acct-tok", Accounts: []string{testAccount}, AccountOwned: true},
+			cred:  cloudflaretest.Credential{Token: "acct-tok", Accounts: []string{testAccount}, AccountOwned: true},
 			creds: cloudflare.Credentials{APIToken: "acct-tok"},
 			wantCalls: []string{
 				"verify /user/tokens/verify", "verify /accounts/" + testAccount + "/tokens/verify", "list /services",
@@ -74,21 +74,21 @@ func TestVerify(t *testing.T) {
 		},
 		{
 			name:      "token without Workers VPC permission",
-			cred:      fake.Credential{Token: "ro-tok", Accounts: []string{testAccount}, NoVPCPermission: true},
+			cred:      cloudflaretest.Credential{Token: "ro-tok", Accounts: []string{testAccount}, NoVPCPermission: true},
 			creds:     cloudflare.Credentials{APIToken: "ro-tok"},
 			want:      cloudflare.ErrForbidden,
 			wantCalls: []string{"verify /user/tokens/verify", "list /services"},
 		},
 		{
 			name:      "token for another account",
-			cred:      fake.Credential{Token: "other-tok", Accounts: []string{"otheraccount"}},
+			cred:      cloudflaretest.Credential{Token: "other-tok", Accounts: []string{"otheraccount"}},
 			creds:     cloudflare.Credentials{APIToken: "other-tok"},
 			want:      cloudflare.ErrUnauthorized,
 			wantCalls: []string{"verify /user/tokens/verify", "list /services"},
 		},
 		{
 			name:      "key pair skips token verify",
-			cred:      fake.Credential{Email: "k@example.invalid", Key: "kkk", Accounts: []string{testAccount}},
+			cred:      cloudflaretest.Credential{Email: "k@example.invalid", Key: "kkk", Accounts: []string{testAccount}},
 			creds:     cloudflare.Credentials{Email: "k@example.invalid", APIKey: "kkk"},
 			wantCalls: []string{"list /services"},
 		},
@@ -100,7 +100,7 @@ func TestVerify(t *testing.T) {
 		},
 		{
 			name:      "key pair without Workers VPC permission",
-			cred:      fake.Credential{Email: "k@example.invalid", Key: "kkk", Accounts: []string{testAccount}, NoVPCPermission: true},
+			cred:      cloudflaretest.Credential{Email: "k@example.invalid", Key: "kkk", Accounts: []string{testAccount}, NoVPCPermission: true},
 			creds:     cloudflare.Credentials{Email: "k@example.invalid", APIKey: "kkk"},
 			want:      cloudflare.ErrForbidden,
 			wantCalls: []string{"list /services"},
@@ -126,7 +126,7 @@ func TestVerify(t *testing.T) {
 
 // assertCalls compares the request log with "route path-suffix" entries; list calls must ask
 // for a single item.
-func assertCalls(t *testing.T, reqs []fake.Request, want []string) {
+func assertCalls(t *testing.T, reqs []cloudflaretest.Request, want []string) {
 	t.Helper()
 	if len(reqs) != len(want) {
 		t.Fatalf("made %d calls %v, want %v", len(reqs), reqs, want)
@@ -136,7 +136,7 @@ func assertCalls(t *testing.T, reqs []fake.Request, want []string) {
 		if string(r.Route) != route || !strings.HasSuffix(r.Path, suffix) {
 			t.Errorf("call %d = %s %s, want %s", i, r.Route, r.Path, want[i])
 		}
-		if r.Route == fake.RouteList && !strings.Contains(r.Query, "per_page=1&") && !strings.HasSuffix(r.Query, "per_page=1") {
+		if r.Route == cloudflaretest.RouteList && !strings.Contains(r.Query, "per_page=1&") && !strings.HasSuffix(r.Query, "per_page=1") {
 			t.Errorf("verify list query = %q, want per_page=1", r.Query)
 		}
 	}
@@ -176,7 +176,7 @@ func TestEnvironmentIsIgnored(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	api := newFakeAPI(t)
-	hang := fake.Fault{Hang: 10 * time.Second}
+	hang := cloudflaretest.Fault{Hang: 10 * time.Second}
 	failures := []struct {
 		name  string
 		creds cloudflare.Credentials
@@ -185,13 +185,13 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{"wrong token", cloudflare.Credentials{APIToken: testToken + "-WRONG"}, func() {}},
 		{"wrong key pair", cloudflare.Credentials{Email: testEmail, APIKey: testKey + "-WRONG"}, func() {}},
 		{"server echoes the token", tokenCreds, func() {
-			api.srv.FailNext(fake.RouteList, 1, fake.Fault{Status: 400, Code: 5102, Message: "bad header " + testToken})
+			api.srv.FailNext(cloudflaretest.RouteList, 1, cloudflaretest.Fault{Status: 400, Code: 5102, Message: "bad header " + testToken})
 		}},
 		{"server echoes the key", keyCreds, func() {
-			api.srv.FailNext(fake.RouteList, 1, fake.Fault{Status: 403, Code: 10000, Message: testEmail + " " + testKey})
+			api.srv.FailNext(cloudflaretest.RouteList, 1, cloudflaretest.Fault{Status: 403, Code: 10000, Message: testEmail + " " + testKey})
 		}},
-		{"html", tokenCreds, func() { api.srv.FailNext(fake.RouteList, 1, fake.Fault{Status: 502, HTML: true}) }},
-		{"timeout", tokenCreds, func() { api.srv.FailNext(fake.RouteList, 1, hang) }},
+		{"html", tokenCreds, func() { api.srv.FailNext(cloudflaretest.RouteList, 1, cloudflaretest.Fault{Status: 502, HTML: true}) }},
+		{"timeout", tokenCreds, func() { api.srv.FailNext(cloudflaretest.RouteList, 1, hang) }},
 	}
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // wireFields is a service as JSON keys and values, without the read-only fields, so the
@@ -89,7 +89,7 @@ func TestCreate(t *testing.T) {
 			if want, have := wireFields(t, tt.svc), wireFields(t, stored); !reflect.DeepEqual(have, want) {
 				t.Errorf("stored %v, want %v", have, want)
 			}
-			if n := api.srv.Count(fake.RouteCreate); n != 1 {
+			if n := api.srv.Count(cloudflaretest.RouteCreate); n != 1 {
 				t.Errorf("create calls = %d, want 1", n)
 			}
 		})
@@ -156,7 +156,7 @@ func TestGet(t *testing.T) {
 			}
 		})
 	}
-	if n := api.srv.Count(fake.RouteGet); n != 2 {
+	if n := api.srv.Count(cloudflaretest.RouteGet); n != 2 {
 		t.Errorf("get calls = %d, want 2 (invalid ids must not be sent)", n)
 	}
 }
@@ -164,7 +164,7 @@ func TestGet(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	tests := []struct {
 		name    string
-		id      func(api *fakeAPI, own fake.Service) string
+		id      func(api *fakeAPI, own cloudflaretest.Service) string
 		svc     cloudflare.Service
 		wantErr error
 	}{
@@ -179,7 +179,7 @@ func TestUpdate(t *testing.T) {
 		},
 		{
 			name:    "missing service",
-			id:      func(*fakeAPI, fake.Service) string { return "00000000-0000-4000-8000-000000000000" },
+			id:      func(*fakeAPI, cloudflaretest.Service) string { return "00000000-0000-4000-8000-000000000000" },
 			svc:     httpService("web"),
 			wantErr: cloudflare.ErrNotFound,
 		},
@@ -188,10 +188,10 @@ func TestUpdate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := newFakeAPI(t)
-			own := api.srv.Seed(testAccount, fake.Service{
+			own := api.srv.Seed(testAccount, cloudflaretest.Service{
 				Name: "web", Type: "http", HTTPPort: new(int32(80)),
-				TLSSettings: &fake.TLSSettings{CertVerificationMode: "disabled"},
-				Host:        fake.Host{IPv4: "10.0.0.1", Network: &fake.Network{TunnelID: testTunnel}},
+				TLSSettings: &cloudflaretest.TLSSettings{CertVerificationMode: "disabled"},
+				Host:        cloudflaretest.Host{IPv4: "10.0.0.1", Network: &cloudflaretest.Network{TunnelID: testTunnel}},
 			})
 			api.seedHTTP("taken")
 			id := own.ID
@@ -218,10 +218,10 @@ func TestUpdate(t *testing.T) {
 
 func TestUpdateDropsFieldsNotSent(t *testing.T) {
 	api := newFakeAPI(t)
-	own := api.srv.Seed(testAccount, fake.Service{
+	own := api.srv.Seed(testAccount, cloudflaretest.Service{
 		Name: "web", Type: "http", HTTPPort: new(int32(80)),
-		TLSSettings: &fake.TLSSettings{CertVerificationMode: "disabled"},
-		Host:        fake.Host{IPv4: "10.0.0.1", Network: &fake.Network{TunnelID: testTunnel}},
+		TLSSettings: &cloudflaretest.TLSSettings{CertVerificationMode: "disabled"},
+		Host:        cloudflaretest.Host{IPv4: "10.0.0.1", Network: &cloudflaretest.Network{TunnelID: testTunnel}},
 	})
 	if _, err := api.client(t).Update(context.Background(), own.ID, httpService("web")); err != nil {
 		t.Fatalf("Update: %v", err)
@@ -309,14 +309,14 @@ func TestList(t *testing.T) {
 }
 
 // assertListPages checks the calls were pages 1..n with per_page=1000.
-func assertListPages(t *testing.T, reqs []fake.Request, n int) {
+func assertListPages(t *testing.T, reqs []cloudflaretest.Request, n int) {
 	t.Helper()
 	if len(reqs) != n {
 		t.Fatalf("made %d calls, want %d list pages", len(reqs), n)
 	}
 	for i, r := range reqs {
 		q, _ := url.ParseQuery(r.Query)
-		if r.Route != fake.RouteList || q.Get("per_page") != "1000" || q.Get("page") != strconv.Itoa(i+1) {
+		if r.Route != cloudflaretest.RouteList || q.Get("per_page") != "1000" || q.Get("page") != strconv.Itoa(i+1) {
 			t.Errorf("call %d = %s %s?%s, want list page %d with per_page=1000", i, r.Method, r.Path, r.Query, i+1)
 		}
 	}
@@ -354,9 +354,9 @@ func TestFindByName(t *testing.T) {
 
 func TestListDecodesLeniently(t *testing.T) {
 	api := newFakeAPI(t)
-	seeded := api.srv.Seed(testAccount, fake.Service{
+	seeded := api.srv.Seed(testAccount, cloudflaretest.Service{
 		Name: "db", Type: "tcp", TCPPort: new(int32(3306)), AppProtocol: "mysql",
-		Host: fake.Host{Hostname: "db.example.internal", ResolverNetwork: &fake.ResolverNetwork{TunnelID: testTunnel}},
+		Host: cloudflaretest.Host{Hostname: "db.example.internal", ResolverNetwork: &cloudflaretest.ResolverNetwork{TunnelID: testTunnel}},
 	})
 	got, err := api.client(t).List(context.Background())
 	if err != nil || len(got) != 1 {

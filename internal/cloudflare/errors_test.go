@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 var sentinels = []error{
@@ -35,27 +35,27 @@ func assertKind(t *testing.T, err, want error) *cloudflare.APIError {
 }
 
 // calls of every route, so a fault can be aimed at any of them.
-var routeCalls = map[fake.Route]func(context.Context, cloudflare.Client, string) error{
-	fake.RouteList: func(ctx context.Context, c cloudflare.Client, _ string) error {
+var routeCalls = map[cloudflaretest.Route]func(context.Context, cloudflare.Client, string) error{
+	cloudflaretest.RouteList: func(ctx context.Context, c cloudflare.Client, _ string) error {
 		_, err := c.List(ctx)
 		return err
 	},
-	fake.RouteCreate: func(ctx context.Context, c cloudflare.Client, _ string) error {
+	cloudflaretest.RouteCreate: func(ctx context.Context, c cloudflare.Client, _ string) error {
 		_, err := c.Create(ctx, httpService("new"))
 		return err
 	},
-	fake.RouteGet: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteGet: func(ctx context.Context, c cloudflare.Client, id string) error {
 		_, err := c.Get(ctx, id)
 		return err
 	},
-	fake.RouteUpdate: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteUpdate: func(ctx context.Context, c cloudflare.Client, id string) error {
 		_, err := c.Update(ctx, id, httpService("web"))
 		return err
 	},
-	fake.RouteDelete: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteDelete: func(ctx context.Context, c cloudflare.Client, id string) error {
 		return c.Delete(ctx, id)
 	},
-	fake.RouteVerify: func(ctx context.Context, c cloudflare.Client, _ string) error {
+	cloudflaretest.RouteVerify: func(ctx context.Context, c cloudflare.Client, _ string) error {
 		return c.Verify(ctx)
 	},
 }
@@ -63,32 +63,32 @@ var routeCalls = map[fake.Route]func(context.Context, cloudflare.Client, string)
 func TestInjectedErrorsMapToSentinels(t *testing.T) {
 	tests := []struct {
 		name  string
-		route fake.Route
-		fault fake.Fault
+		route cloudflaretest.Route
+		fault cloudflaretest.Fault
 		want  error
 	}{
-		{"404 5104", fake.RouteGet, fake.Fault{Status: 404, Code: 5104, Message: "service not found"}, cloudflare.ErrNotFound},
-		{"5104 under another status", fake.RouteUpdate, fake.Fault{Status: 400, Code: 5104, Message: "not found"}, cloudflare.ErrNotFound},
-		{"404 routing error is not not-found", fake.RouteDelete, fake.Fault{Status: 404, Code: 7003, Message: "Could not route"}, cloudflare.ErrInvalid},
-		{"name taken", fake.RouteCreate, fake.Fault{Status: 400, Code: 5101, Message: `service with name "x" already exists`}, cloudflare.ErrNameConflict},
-		{"tunnel unknown", fake.RouteCreate, fake.Fault{Status: 400, Code: 5101, Message: "Tunnel ID Not Found"}, cloudflare.ErrTunnelNotFound},
-		{"tunnel unknown, lower case", fake.RouteUpdate, fake.Fault{Status: 400, Code: 5101, Message: "tunnel id not found"}, cloudflare.ErrTunnelNotFound},
-		{"5101 other message", fake.RouteCreate, fake.Fault{Status: 400, Code: 5101, Message: "something else"}, cloudflare.ErrInvalid},
-		{"invalid json mentioning tunnel", fake.RouteCreate, fake.Fault{Status: 400, Code: 5102, Message: "invalid json: missing tunnel_id"}, cloudflare.ErrInvalid},
-		{"invalid json", fake.RouteUpdate, fake.Fault{Status: 400, Code: 5102, Message: "invalid json"}, cloudflare.ErrInvalid},
-		{"other 4xx", fake.RouteCreate, fake.Fault{Status: 422}, cloudflare.ErrInvalid},
-		{"401", fake.RouteList, fake.Fault{Status: 401, Code: 10000, Message: "Authentication error"}, cloudflare.ErrUnauthorized},
-		{"403 10000", fake.RouteGet, fake.Fault{Status: 403, Code: 10000, Message: "Authentication error"}, cloudflare.ErrUnauthorized},
-		{"403 10196", fake.RouteDelete, fake.Fault{Status: 403, Code: 10196, Message: "not authorized for the requested VPC resource"}, cloudflare.ErrForbidden},
-		{"403 other code", fake.RouteList, fake.Fault{Status: 403, Code: 9109, Message: "Unauthorized to access requested resource"}, cloudflare.ErrForbidden},
-		{"429", fake.RouteList, fake.Fault{Status: 429, Code: 971, Message: "Please wait and consider throttling your request speed"}, cloudflare.ErrRateLimited},
-		{"500", fake.RouteGet, fake.Fault{Status: 500, Code: 10001, Message: "Internal error"}, cloudflare.ErrTransient},
-		{"502 HTML", fake.RouteCreate, fake.Fault{Status: 502, HTML: true}, cloudflare.ErrTransient},
-		{"503 empty errors array", fake.RouteUpdate, fake.Fault{Status: 503}, cloudflare.ErrTransient},
-		{"404 HTML", fake.RouteGet, fake.Fault{Status: 404, HTML: true}, cloudflare.ErrNotFound},
-		{"408", fake.RouteDelete, fake.Fault{Status: 408}, cloudflare.ErrTransient},
-		{"409", fake.RouteCreate, fake.Fault{Status: 409, Code: 1001, Message: "conflict"}, cloudflare.ErrTransient},
-		{"verify 5xx", fake.RouteVerify, fake.Fault{Status: 500}, cloudflare.ErrTransient},
+		{"404 5104", cloudflaretest.RouteGet, cloudflaretest.Fault{Status: 404, Code: 5104, Message: "service not found"}, cloudflare.ErrNotFound},
+		{"5104 under another status", cloudflaretest.RouteUpdate, cloudflaretest.Fault{Status: 400, Code: 5104, Message: "not found"}, cloudflare.ErrNotFound},
+		{"404 routing error is not not-found", cloudflaretest.RouteDelete, cloudflaretest.Fault{Status: 404, Code: 7003, Message: "Could not route"}, cloudflare.ErrInvalid},
+		{"name taken", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 400, Code: 5101, Message: `service with name "x" already exists`}, cloudflare.ErrNameConflict},
+		{"tunnel unknown", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 400, Code: 5101, Message: "Tunnel ID Not Found"}, cloudflare.ErrTunnelNotFound},
+		{"tunnel unknown, lower case", cloudflaretest.RouteUpdate, cloudflaretest.Fault{Status: 400, Code: 5101, Message: "tunnel id not found"}, cloudflare.ErrTunnelNotFound},
+		{"5101 other message", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 400, Code: 5101, Message: "something else"}, cloudflare.ErrInvalid},
+		{"invalid json mentioning tunnel", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 400, Code: 5102, Message: "invalid json: missing tunnel_id"}, cloudflare.ErrInvalid},
+		{"invalid json", cloudflaretest.RouteUpdate, cloudflaretest.Fault{Status: 400, Code: 5102, Message: "invalid json"}, cloudflare.ErrInvalid},
+		{"other 4xx", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 422}, cloudflare.ErrInvalid},
+		{"401", cloudflaretest.RouteList, cloudflaretest.Fault{Status: 401, Code: 10000, Message: "Authentication error"}, cloudflare.ErrUnauthorized},
+		{"403 10000", cloudflaretest.RouteGet, cloudflaretest.Fault{Status: 403, Code: 10000, Message: "Authentication error"}, cloudflare.ErrUnauthorized},
+		{"403 10196", cloudflaretest.RouteDelete, cloudflaretest.Fault{Status: 403, Code: 10196, Message: "not authorized for the requested VPC resource"}, cloudflare.ErrForbidden},
+		{"403 other code", cloudflaretest.RouteList, cloudflaretest.Fault{Status: 403, Code: 9109, Message: "Unauthorized to access requested resource"}, cloudflare.ErrForbidden},
+		{"429", cloudflaretest.RouteList, cloudflaretest.Fault{Status: 429, Code: 971, Message: "Please wait and consider throttling your request speed"}, cloudflare.ErrRateLimited},
+		{"500", cloudflaretest.RouteGet, cloudflaretest.Fault{Status: 500, Code: 10001, Message: "Internal error"}, cloudflare.ErrTransient},
+		{"502 HTML", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 502, HTML: true}, cloudflare.ErrTransient},
+		{"503 empty errors array", cloudflaretest.RouteUpdate, cloudflaretest.Fault{Status: 503}, cloudflare.ErrTransient},
+		{"404 HTML", cloudflaretest.RouteGet, cloudflaretest.Fault{Status: 404, HTML: true}, cloudflare.ErrNotFound},
+		{"408", cloudflaretest.RouteDelete, cloudflaretest.Fault{Status: 408}, cloudflare.ErrTransient},
+		{"409", cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 409, Code: 1001, Message: "conflict"}, cloudflare.ErrTransient},
+		{"verify 5xx", cloudflaretest.RouteVerify, cloudflaretest.Fault{Status: 500}, cloudflare.ErrTransient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,17 +159,17 @@ func TestAPIErrorsMapToSentinels(t *testing.T) {
 func TestRateLimitRetryAfter(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(srv *fake.Server)
+		setup func(srv *cloudflaretest.Server)
 		calls int
 		want  time.Duration
 	}{
-		{"injected with Retry-After", func(srv *fake.Server) {
-			srv.FailNext(fake.RouteList, 1, fake.Fault{Status: 429, Code: 971, RetryAfter: 7 * time.Second})
+		{"injected with Retry-After", func(srv *cloudflaretest.Server) {
+			srv.FailNext(cloudflaretest.RouteList, 1, cloudflaretest.Fault{Status: 429, Code: 971, RetryAfter: 7 * time.Second})
 		}, 1, 7 * time.Second},
-		{"injected without Retry-After", func(srv *fake.Server) {
-			srv.FailNext(fake.RouteList, 1, fake.Fault{Status: 429})
+		{"injected without Retry-After", func(srv *cloudflaretest.Server) {
+			srv.FailNext(cloudflaretest.RouteList, 1, cloudflaretest.Fault{Status: 429})
 		}, 1, 0},
-		{"budget spent", func(srv *fake.Server) {
+		{"budget spent", func(srv *cloudflaretest.Server) {
 			srv.SetBudget(2, time.Minute, 300*time.Second)
 		}, 3, 300 * time.Second},
 	}
@@ -213,19 +213,19 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 
 func TestNoSDKRetries(t *testing.T) {
 	tests := []struct {
-		route fake.Route
-		fault fake.Fault
+		route cloudflaretest.Route
+		fault cloudflaretest.Fault
 	}{
-		{fake.RouteCreate, fake.Fault{Status: 500}},
-		{fake.RouteCreate, fake.Fault{Status: 503, HTML: true}},
-		{fake.RouteCreate, fake.Fault{Status: 429, RetryAfter: time.Second}},
-		{fake.RouteCreate, fake.Fault{Status: 408}},
-		{fake.RouteCreate, fake.Fault{Status: 409}},
-		{fake.RouteList, fake.Fault{Status: 502}},
-		{fake.RouteGet, fake.Fault{Status: 500}},
-		{fake.RouteUpdate, fake.Fault{Status: 503}},
-		{fake.RouteDelete, fake.Fault{Status: 500}},
-		{fake.RouteVerify, fake.Fault{Status: 429}},
+		{cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 500}},
+		{cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 503, HTML: true}},
+		{cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 429, RetryAfter: time.Second}},
+		{cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 408}},
+		{cloudflaretest.RouteCreate, cloudflaretest.Fault{Status: 409}},
+		{cloudflaretest.RouteList, cloudflaretest.Fault{Status: 502}},
+		{cloudflaretest.RouteGet, cloudflaretest.Fault{Status: 500}},
+		{cloudflaretest.RouteUpdate, cloudflaretest.Fault{Status: 503}},
+		{cloudflaretest.RouteDelete, cloudflaretest.Fault{Status: 500}},
+		{cloudflaretest.RouteVerify, cloudflaretest.Fault{Status: 429}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.route)+" "+http.StatusText(tt.fault.Status), func(t *testing.T) {
@@ -244,11 +244,11 @@ func TestNoSDKRetries(t *testing.T) {
 
 func TestCreateCommittedThenFailed(t *testing.T) {
 	api := newFakeAPI(t)
-	api.srv.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 500, Commit: true})
+	api.srv.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 500, Commit: true})
 	c := api.client(t)
 	_, err := c.Create(context.Background(), httpService("web"))
 	_ = assertKind(t, err, cloudflare.ErrTransient)
-	if n := api.srv.Count(fake.RouteCreate); n != 1 {
+	if n := api.srv.Count(cloudflaretest.RouteCreate); n != 1 {
 		t.Fatalf("create sent %d times, want 1", n)
 	}
 	found, err := c.FindByName(context.Background(), "web")
@@ -277,11 +277,11 @@ func TestTimeoutsAndCancellation(t *testing.T) {
 		}, context.Canceled},
 	}
 	for _, tt := range tests {
-		for _, route := range []fake.Route{fake.RouteCreate, fake.RouteGet} {
+		for _, route := range []cloudflaretest.Route{cloudflaretest.RouteCreate, cloudflaretest.RouteGet} {
 			t.Run(tt.name+" on "+string(route), func(t *testing.T) {
 				api := newFakeAPI(t)
 				id := api.seedHTTP("web").ID
-				api.srv.FailNext(route, 1, fake.Fault{Hang: 1500 * time.Millisecond})
+				api.srv.FailNext(route, 1, cloudflaretest.Fault{Hang: 1500 * time.Millisecond})
 				c := api.clientWith(t, cloudflare.Config{Credentials: tokenCreds, Timeout: tt.timeout})
 				ctx, cancel := tt.ctx()
 				defer cancel()

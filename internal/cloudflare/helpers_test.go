@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // Sentinel credential values: tests assert they never show up in errors or prints.
@@ -26,7 +26,7 @@ var (
 
 // fakeAPI is a running fake with one account, one tunnel and both credential kinds.
 type fakeAPI struct {
-	srv     *fake.Server
+	srv     *cloudflaretest.Server
 	baseURL string
 }
 
@@ -39,7 +39,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 // server that bends the protocol (ignores a filter, caps a page size).
 func newWrappedFakeAPI(t *testing.T, wrap func(http.Handler) http.Handler) *fakeAPI {
 	t.Helper()
-	srv := fake.NewServer()
+	srv := cloudflaretest.NewServer()
 	var handler http.Handler = srv
 	if wrap != nil {
 		handler = wrap(srv)
@@ -48,8 +48,8 @@ func newWrappedFakeAPI(t *testing.T, wrap func(http.Handler) http.Handler) *fake
 	t.Cleanup(ts.Close)
 	srv.AddAccount(testAccount)
 	srv.AddTunnel(testAccount, testTunnel)
-	srv.AddCredential(fake.Credential{Token: testToken, Accounts: []string{testAccount}})
-	srv.AddCredential(fake.Credential{Email: testEmail, Key: testKey, Accounts: []string{testAccount}})
+	srv.AddCredential(cloudflaretest.Credential{Token: testToken, Accounts: []string{testAccount}})
+	srv.AddCredential(cloudflaretest.Credential{Email: testEmail, Key: testKey, Accounts: []string{testAccount}})
 	return &fakeAPI{srv: srv, baseURL: ts.URL + "/client/v4"}
 }
 
@@ -88,10 +88,10 @@ func httpService(name string) cloudflare.Service {
 }
 
 // seedHTTP puts a service straight into the fake.
-func (f *fakeAPI) seedHTTP(name string) fake.Service {
-	return f.srv.Seed(testAccount, fake.Service{
+func (f *fakeAPI) seedHTTP(name string) cloudflaretest.Service {
+	return f.srv.Seed(testAccount, cloudflaretest.Service{
 		Name: name,
 		Type: "http",
-		Host: fake.Host{IPv4: "10.0.0.1", Network: &fake.Network{TunnelID: testTunnel}},
+		Host: cloudflaretest.Host{IPv4: "10.0.0.1", Network: &cloudflaretest.Network{TunnelID: testTunnel}},
 	})
 }

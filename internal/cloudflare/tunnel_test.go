@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // tunnelSecret is the secret tests choose; distinctive, so the leak test can search for it.
@@ -68,7 +68,7 @@ func TestCreateTunnel(t *testing.T) {
 	if err != nil || id != got.ID || !bytes.Equal(secret, tunnelSecret) {
 		t.Errorf("Parse = %s, %q, %v; want the tunnel id and the secret sent", id, secret, err)
 	}
-	if n := api.srv.Count(fake.RouteTunnelCreate); n != 1 {
+	if n := api.srv.Count(cloudflaretest.RouteTunnelCreate); n != 1 {
 		t.Errorf("create calls = %d, want 1", n)
 	}
 }
@@ -114,7 +114,7 @@ func TestCreateTunnelErrors(t *testing.T) {
 		}},
 		{name: "token without the tunnel permission", tunnel: "edge", want: cloudflare.ErrUnauthorized, wantCalls: 1,
 			creds: cloudflare.Credentials{APIToken: "no-tunnel-tok"}, setup: func(_ *testing.T, api *fakeAPI) {
-				api.srv.AddCredential(fake.Credential{Token: "no-tunnel-tok", Accounts: []string{testAccount}, NoTunnelPermission: true})
+				api.srv.AddCredential(cloudflaretest.Credential{Token: "no-tunnel-tok", Accounts: []string{testAccount}, NoTunnelPermission: true})
 			}},
 	}
 	for _, tt := range tests {
@@ -135,7 +135,7 @@ func TestCreateTunnelErrors(t *testing.T) {
 			} else {
 				_ = assertKind(t, err, tt.want)
 			}
-			if n := api.srv.Count(fake.RouteTunnelCreate); n != tt.wantCalls {
+			if n := api.srv.Count(cloudflaretest.RouteTunnelCreate); n != tt.wantCalls {
 				t.Errorf("create calls = %d, want %d", n, tt.wantCalls)
 			}
 		})
@@ -200,7 +200,7 @@ func TestGetTunnel(t *testing.T) {
 			}
 		})
 	}
-	if n := api.srv.Count(fake.RouteTunnelGet); n != 3 {
+	if n := api.srv.Count(cloudflaretest.RouteTunnelGet); n != 3 {
 		t.Errorf("get calls = %d, want 3 (invalid ids must not be sent)", n)
 	}
 }
@@ -239,12 +239,12 @@ func TestTunnelRepliesDecodeLeniently(t *testing.T) {
 
 // tunnelListCalls returns the page numbers of the logged list calls, after checking each
 // carries the filters and per_page=1000.
-func tunnelListCalls(t *testing.T, reqs []fake.Request, name string) []int {
+func tunnelListCalls(t *testing.T, reqs []cloudflaretest.Request, name string) []int {
 	t.Helper()
 	pages := make([]int, 0, len(reqs))
 	for _, r := range reqs {
 		q, _ := url.ParseQuery(r.Query)
-		if r.Route != fake.RouteTunnelList || q.Get("name") != name || q.Get("is_deleted") != "false" || q.Get("per_page") != "1000" {
+		if r.Route != cloudflaretest.RouteTunnelList || q.Get("name") != name || q.Get("is_deleted") != "false" || q.Get("per_page") != "1000" {
 			t.Errorf("call %s %s?%s, want a tunnel list for %q, not deleted, per_page=1000", r.Method, r.Path, r.Query, name)
 		}
 		page, _ := strconv.Atoi(q.Get("page"))
@@ -316,7 +316,7 @@ func TestFindTunnelByNameAcrossPages(t *testing.T) {
 			for i := range tt.others {
 				api.srv.SeedTunnel(testAccount, "other-"+strconv.Itoa(i))
 			}
-			var target fake.Tunnel
+			var target cloudflaretest.Tunnel
 			if tt.wantErr == nil {
 				target = api.srv.SeedTunnel(testAccount, "target")
 			}
@@ -386,7 +386,7 @@ func TestDeleteTunnel(t *testing.T) {
 	tests := []struct {
 		name      string
 		id        func(t *testing.T, api *fakeAPI) string
-		fault     func(srv *fake.Server)
+		fault     func(srv *cloudflaretest.Server)
 		want      error
 		wantCalls []string // "route status"
 		wantGone  bool
@@ -403,11 +403,13 @@ func TestDeleteTunnel(t *testing.T) {
 			wantCalls: []string{"tunnel-connections-delete 404", "tunnel-delete 404"}},
 		{name: "invalid id", id: func(*testing.T, *fakeAPI) string { return "x?y" }, want: cloudflare.ErrInvalid},
 		{name: "a connector reconnected in between", want: cloudflare.ErrTransient,
-			fault: func(srv *fake.Server) {
-				srv.FailNext(fake.RouteTunnelDelete, 1, fake.Fault{Status: 400, Code: 1022, Message: "Cannot delete tunnel because it has active connections"})
+			fault: func(srv *cloudflaretest.Server) {
+				srv.FailNext(cloudflaretest.RouteTunnelDelete, 1, cloudflaretest.Fault{Status: 400, Code: 1022, Message: "Cannot delete tunnel because it has active connections"})
 			}, wantCalls: []string{"tunnel-connections-delete 200", "tunnel-delete 400"}},
 		{name: "clean up fails: no delete sent", want: cloudflare.ErrTransient,
-			fault:     func(srv *fake.Server) { srv.FailNext(fake.RouteTunnelConnectionsDelete, 1, fake.Fault{Status: 503}) },
+			fault: func(srv *cloudflaretest.Server) {
+				srv.FailNext(cloudflaretest.RouteTunnelConnectionsDelete, 1, cloudflaretest.Fault{Status: 503})
+			},
 			wantCalls: []string{"tunnel-connections-delete 503"}},
 	}
 	for _, tt := range tests {
@@ -444,27 +446,27 @@ func TestDeleteTunnel(t *testing.T) {
 }
 
 // tunnelCalls makes each tunnel route's call, so a fault can be aimed at any of them.
-var tunnelCalls = map[fake.Route]func(context.Context, cloudflare.Client, string) error{
-	fake.RouteTunnelCreate: func(ctx context.Context, c cloudflare.Client, _ string) error {
+var tunnelCalls = map[cloudflaretest.Route]func(context.Context, cloudflare.Client, string) error{
+	cloudflaretest.RouteTunnelCreate: func(ctx context.Context, c cloudflare.Client, _ string) error {
 		_, _, err := c.CreateTunnel(ctx, "new", tunnelSecret)
 		return err
 	},
-	fake.RouteTunnelList: func(ctx context.Context, c cloudflare.Client, _ string) error {
+	cloudflaretest.RouteTunnelList: func(ctx context.Context, c cloudflare.Client, _ string) error {
 		_, err := c.FindTunnelByName(ctx, "edge")
 		return err
 	},
-	fake.RouteTunnelGet: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteTunnelGet: func(ctx context.Context, c cloudflare.Client, id string) error {
 		_, err := c.GetTunnel(ctx, id)
 		return err
 	},
-	fake.RouteTunnelToken: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteTunnelToken: func(ctx context.Context, c cloudflare.Client, id string) error {
 		_, err := c.TunnelToken(ctx, id)
 		return err
 	},
-	fake.RouteTunnelConnectionsDelete: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteTunnelConnectionsDelete: func(ctx context.Context, c cloudflare.Client, id string) error {
 		return c.DeleteTunnel(ctx, id)
 	},
-	fake.RouteTunnelDelete: func(ctx context.Context, c cloudflare.Client, id string) error {
+	cloudflaretest.RouteTunnelDelete: func(ctx context.Context, c cloudflare.Client, id string) error {
 		return c.DeleteTunnel(ctx, id)
 	},
 }
@@ -472,19 +474,19 @@ var tunnelCalls = map[fake.Route]func(context.Context, cloudflare.Client, string
 func TestTunnelErrorsMapToSentinels(t *testing.T) {
 	tests := []struct {
 		name  string
-		route fake.Route
-		fault fake.Fault
+		route cloudflaretest.Route
+		fault cloudflaretest.Fault
 		want  error
 	}{
-		{"name taken", fake.RouteTunnelCreate, fake.Fault{Status: 409, Code: 1013, Message: "You already have a tunnel with this name"}, cloudflare.ErrNameConflict},
-		{"other 409", fake.RouteTunnelCreate, fake.Fault{Status: 409, Code: 1001, Message: "conflict"}, cloudflare.ErrTransient},
-		{"invalid body", fake.RouteTunnelCreate, fake.Fault{Status: 400, Code: 1001, Message: "invalid json"}, cloudflare.ErrInvalid},
-		{"active connections", fake.RouteTunnelDelete, fake.Fault{Status: 400, Code: 1022, Message: "Cannot delete tunnel because it has active connections"}, cloudflare.ErrTransient},
-		{"unknown tunnel", fake.RouteTunnelGet, fake.Fault{Status: 404, Code: 1003, Message: "Tunnel not found"}, cloudflare.ErrNotFound},
-		{"no tunnel permission", fake.RouteTunnelToken, fake.Fault{Status: 403, Code: 10000, Message: "Authentication error"}, cloudflare.ErrUnauthorized},
-		{"other 403", fake.RouteTunnelGet, fake.Fault{Status: 403, Code: 9109, Message: "Unauthorized to access requested resource"}, cloudflare.ErrForbidden},
-		{"429", fake.RouteTunnelList, fake.Fault{Status: 429, Code: 971, Message: "Please wait and consider throttling your request speed"}, cloudflare.ErrRateLimited},
-		{"500 on clean up", fake.RouteTunnelConnectionsDelete, fake.Fault{Status: 500, Code: 1002, Message: "Internal error"}, cloudflare.ErrTransient},
+		{"name taken", cloudflaretest.RouteTunnelCreate, cloudflaretest.Fault{Status: 409, Code: 1013, Message: "You already have a tunnel with this name"}, cloudflare.ErrNameConflict},
+		{"other 409", cloudflaretest.RouteTunnelCreate, cloudflaretest.Fault{Status: 409, Code: 1001, Message: "conflict"}, cloudflare.ErrTransient},
+		{"invalid body", cloudflaretest.RouteTunnelCreate, cloudflaretest.Fault{Status: 400, Code: 1001, Message: "invalid json"}, cloudflare.ErrInvalid},
+		{"active connections", cloudflaretest.RouteTunnelDelete, cloudflaretest.Fault{Status: 400, Code: 1022, Message: "Cannot delete tunnel because it has active connections"}, cloudflare.ErrTransient},
+		{"unknown tunnel", cloudflaretest.RouteTunnelGet, cloudflaretest.Fault{Status: 404, Code: 1003, Message: "Tunnel not found"}, cloudflare.ErrNotFound},
+		{"no tunnel permission", cloudflaretest.RouteTunnelToken, cloudflaretest.Fault{Status: 403, Code: 10000, Message: "Authentication error"}, cloudflare.ErrUnauthorized},
+		{"other 403", cloudflaretest.RouteTunnelGet, cloudflaretest.Fault{Status: 403, Code: 9109, Message: "Unauthorized to access requested resource"}, cloudflare.ErrForbidden},
+		{"429", cloudflaretest.RouteTunnelList, cloudflaretest.Fault{Status: 429, Code: 971, Message: "Please wait and consider throttling your request speed"}, cloudflare.ErrRateLimited},
+		{"500 on clean up", cloudflaretest.RouteTunnelConnectionsDelete, cloudflaretest.Fault{Status: 500, Code: 1002, Message: "Internal error"}, cloudflare.ErrTransient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,7 +541,7 @@ func TestTunnelErrorsWithoutCode(t *testing.T) {
 
 func TestTunnelCallsAreNotRetried(t *testing.T) {
 	for route, call := range tunnelCalls {
-		for _, fault := range []fake.Fault{{Status: 500}, {Status: 503, HTML: true}, {Status: 429, RetryAfter: time.Second}, {Status: 409}} {
+		for _, fault := range []cloudflaretest.Fault{{Status: 500}, {Status: 503, HTML: true}, {Status: 429, RetryAfter: time.Second}, {Status: 409}} {
 			t.Run(fmt.Sprintf("%s %d", route, fault.Status), func(t *testing.T) {
 				api := newFakeAPI(t)
 				id := api.srv.SeedTunnel(testAccount, "edge").ID
@@ -561,12 +563,12 @@ func TestTunnelCallsAreNotRetried(t *testing.T) {
 func TestTunnelCreateCommittedThenFailed(t *testing.T) {
 	api := newFakeAPI(t)
 	before := len(api.srv.Tunnels(testAccount))
-	api.srv.FailNext(fake.RouteTunnelCreate, 1, fake.Fault{Status: 500, Commit: true})
+	api.srv.FailNext(cloudflaretest.RouteTunnelCreate, 1, cloudflaretest.Fault{Status: 500, Commit: true})
 	c := api.client(t)
 	_, token, err := c.CreateTunnel(context.Background(), "edge", tunnelSecret)
 	_ = assertKind(t, err, cloudflare.ErrTransient)
-	if !token.IsZero() || api.srv.Count(fake.RouteTunnelCreate) != 1 {
-		t.Fatalf("token %v, %d create calls; want none and 1", token, api.srv.Count(fake.RouteTunnelCreate))
+	if !token.IsZero() || api.srv.Count(cloudflaretest.RouteTunnelCreate) != 1 {
+		t.Fatalf("token %v, %d create calls; want none and 1", token, api.srv.Count(cloudflaretest.RouteTunnelCreate))
 	}
 	found, err := c.FindTunnelByName(context.Background(), "edge")
 	if err != nil {
@@ -598,24 +600,30 @@ func TestTunnelSecretsNeverInErrors(t *testing.T) {
 		string(tunnelSecret), realToken, crafted, hexOf(tunnelSecret),
 		base64.StdEncoding.EncodeToString(tunnelSecret), base64.RawURLEncoding.EncodeToString(tunnelSecret),
 	}
-	echo := func(route fake.Route, status int, msg string) func() {
-		return func() { api.srv.FailNext(route, 1, fake.Fault{Status: status, Code: 1001, Message: msg}) }
+	echo := func(route cloudflaretest.Route, status int, msg string) func() {
+		return func() { api.srv.FailNext(route, 1, cloudflaretest.Fault{Status: status, Code: 1001, Message: msg}) }
 	}
 	failures := []struct {
 		name  string
-		route fake.Route
+		route cloudflaretest.Route
 		setup func()
 	}{
-		{"secret echoed as base64", fake.RouteTunnelCreate, echo(fake.RouteTunnelCreate, 400, "bad tunnel_secret "+secrets[4])},
-		{"secret echoed as base64url", fake.RouteTunnelCreate, echo(fake.RouteTunnelCreate, 400, "bad tunnel_secret "+secrets[5])},
-		{"secret echoed raw and as hex", fake.RouteTunnelCreate, echo(fake.RouteTunnelCreate, 500, secrets[0]+" / "+secrets[3])},
-		{"a token echoed", fake.RouteTunnelCreate, echo(fake.RouteTunnelCreate, 409, "token="+crafted+".")},
-		{"committed then failed", fake.RouteTunnelCreate, func() { api.srv.FailNext(fake.RouteTunnelCreate, 1, fake.Fault{Status: 500, Commit: true}) }},
-		{"HTML", fake.RouteTunnelCreate, func() { api.srv.FailNext(fake.RouteTunnelCreate, 1, fake.Fault{Status: 502, HTML: true}) }},
-		{"timeout", fake.RouteTunnelCreate, func() { api.srv.FailNext(fake.RouteTunnelCreate, 1, fake.Fault{Hang: 5 * time.Second}) }},
-		{"token endpoint echoes its token", fake.RouteTunnelToken, echo(fake.RouteTunnelToken, 500, "could not serve "+realToken)},
-		{"a 200 that failed, echoing the token", fake.RouteTunnelToken, echo(fake.RouteTunnelToken, 200, realToken)},
-		{"get echoes a token", fake.RouteTunnelGet, echo(fake.RouteTunnelGet, 404, "no "+realToken)},
+		{"secret echoed as base64", cloudflaretest.RouteTunnelCreate, echo(cloudflaretest.RouteTunnelCreate, 400, "bad tunnel_secret "+secrets[4])},
+		{"secret echoed as base64url", cloudflaretest.RouteTunnelCreate, echo(cloudflaretest.RouteTunnelCreate, 400, "bad tunnel_secret "+secrets[5])},
+		{"secret echoed raw and as hex", cloudflaretest.RouteTunnelCreate, echo(cloudflaretest.RouteTunnelCreate, 500, secrets[0]+" / "+secrets[3])},
+		{"a token echoed", cloudflaretest.RouteTunnelCreate, echo(cloudflaretest.RouteTunnelCreate, 409, "token="+crafted+".")},
+		{"committed then failed", cloudflaretest.RouteTunnelCreate, func() {
+			api.srv.FailNext(cloudflaretest.RouteTunnelCreate, 1, cloudflaretest.Fault{Status: 500, Commit: true})
+		}},
+		{"HTML", cloudflaretest.RouteTunnelCreate, func() {
+			api.srv.FailNext(cloudflaretest.RouteTunnelCreate, 1, cloudflaretest.Fault{Status: 502, HTML: true})
+		}},
+		{"timeout", cloudflaretest.RouteTunnelCreate, func() {
+			api.srv.FailNext(cloudflaretest.RouteTunnelCreate, 1, cloudflaretest.Fault{Hang: 5 * time.Second})
+		}},
+		{"token endpoint echoes its token", cloudflaretest.RouteTunnelToken, echo(cloudflaretest.RouteTunnelToken, 500, "could not serve "+realToken)},
+		{"a 200 that failed, echoing the token", cloudflaretest.RouteTunnelToken, echo(cloudflaretest.RouteTunnelToken, 200, realToken)},
+		{"get echoes a token", cloudflaretest.RouteTunnelGet, echo(cloudflaretest.RouteTunnelGet, 404, "no "+realToken)},
 	}
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 var _ = Describe("Living within the Cloudflare API budget", func() {
@@ -44,7 +44,7 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 			}
 			Expect(inWindow).To(BeNumerically("<=", budget), "calls in the %s after %s", window, r.Time)
 		}
-		Expect(t.count(fake.RouteCreate)).To(Equal(200), "exactly one create per object")
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(200), "exactly one create per object")
 		Expect(t.remote()).To(HaveLen(200))
 
 		By("scraping the manager's metrics endpoint")
@@ -61,7 +61,7 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 
 	It("holds every call of a token for Retry-After after a 429 while other tokens go on", func() {
 		limited, other := newTenant(ctx), newTenant(ctx)
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second,
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second,
 			Message: "Please wait and consider throttling your request speed"})
 		first := limited.service("first")
 		Expect(k8s.Create(ctx, first)).To(Succeed())
@@ -81,7 +81,7 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 		others := createServices(ctx, other, 3)
 		expectAllReady(ctx, other, len(others), 30*time.Second)
 		for _, r := range requestsOf(other.accountID) {
-			if r.Route == fake.RouteCreate {
+			if r.Route == cloudflaretest.RouteCreate {
 				Expect(r.Time.Before(tripped.Add(3*time.Second))).To(BeTrue(), "the other token was not held")
 			}
 		}
@@ -109,7 +109,7 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 		steady := requestsOf(t.accountID)
 		lists := make([]time.Time, 0, len(steady))
 		for _, r := range steady {
-			Expect(r.Route).To(Equal(fake.RouteList), "only list calls in steady state, got %+v", r)
+			Expect(r.Route).To(Equal(cloudflaretest.RouteList), "only list calls in steady state, got %+v", r)
 			lists = append(lists, r.Time)
 		}
 		Expect(len(lists)).To(BeNumerically(">=", 3))
@@ -121,15 +121,15 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 
 		By("changing one service out of band")
 		changed := t.remote()[137]
-		api.Modify(t.accountID, changed.ID, func(s *fake.Service) { s.Host.IPv4 = "10.1.1.1" })
+		api.Modify(t.accountID, changed.ID, func(s *cloudflaretest.Service) { s.Host.IPv4 = "10.1.1.1" })
 		Eventually(func() string {
 			s, _ := api.Service(t.accountID, changed.ID)
 			return s.Host.IPv4
 		}, 3*resyncInterval, 100*time.Millisecond).Should(Equal("10.0.0.5"))
 		time.Sleep(resyncInterval + resyncInterval/2)
-		Expect(t.count(fake.RouteUpdate)).To(Equal(1))
-		Expect(t.count(fake.RouteGet)).To(BeZero())
-		Expect(t.count(fake.RouteCreate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteGet)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
 	})
 })
 

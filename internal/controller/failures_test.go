@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 var _ = Describe("ConnectivityService when things go wrong", func() {
@@ -34,23 +34,23 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
 		Expect(failStatusPatch.Load()).To(Equal(""), "the injected failure happened")
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(got.Status.ServiceID).To(Equal(t.remote()[0].ID))
 	})
 
 	It("claims the service when the create commits but answers 500", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 500, Commit: true})
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 500, Commit: true})
 		obj := t.service("commit-500")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(got.Status.ServiceID).To(Equal(t.remote()[0].ID))
-		Expect(t.count(fake.RouteCreate)).To(Equal(1), "the unknown outcome is resolved by name, not by creating again")
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1), "the unknown outcome is resolved by name, not by creating again")
 	})
 
 	It("claims the service when the create commits and hangs past the client timeout", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 200, Commit: true, Hang: 3 * apiTimeout})
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 200, Commit: true, Hang: 3 * apiTimeout})
 		obj := t.service("commit-hang")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
@@ -59,10 +59,10 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 	})
 
 	It("keeps one remote service when the manager stops right after a create committed", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 200, Commit: true, Hang: time.Minute})
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 200, Commit: true, Hang: time.Minute})
 		obj := t.service("crash")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
-		Eventually(func() []fake.Service { return t.remote() }, 20*time.Second, 50*time.Millisecond).Should(HaveLen(1))
+		Eventually(func() []cloudflaretest.Service { return t.remote() }, 20*time.Second, 50*time.Millisecond).Should(HaveLen(1))
 
 		By("stopping the manager while the create is still in flight, and starting a new one")
 		stopManager()
@@ -73,7 +73,7 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		got := expectReady(ctx, obj)
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(got.Status.ServiceID).To(Equal(t.remote()[0].ID))
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 	})
 
 	It("becomes Ready once a missing Secret is created, without a restart", func() {
@@ -86,11 +86,11 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 			g.Expect(c.Reason).To(BeElementOf(v1alpha1.ReasonCredentialsNotFound, v1alpha1.ReasonAccountNotReady))
 			g.Expect(c.Message).To(ContainSubstring("cf-token"))
 		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteCreate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
 
 		t.writeSecret(ctx, t.token)
 		expectReady(ctx, obj)
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 	})
 
 	It("deletes its service even when the Secret was deleted just before", func() {
@@ -101,7 +101,7 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		expectGone(ctx, obj)
 		Expect(t.remote()).To(BeEmpty())
-		Expect(t.count(fake.RouteDelete)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteDelete)).To(Equal(1))
 	})
 
 	It("says why it cannot delete without credentials, and lets go with deletionPolicy Orphan", func() {
@@ -117,12 +117,12 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonCredentialsNotFound)
 		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(And(
 			ContainSubstring("restore it"), ContainSubstring("deletionPolicy: Orphan")))
-		Expect(t.count(fake.RouteDelete)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteDelete)).To(BeZero())
 
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
 		expectGone(ctx, obj)
 		Expect(t.remote()).To(HaveLen(1), "Orphan leaves the service in Cloudflare")
-		Expect(t.count(fake.RouteDelete)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteDelete)).To(BeZero())
 	})
 
 	It("uses a rotated token from the next call on", func() {
@@ -131,7 +131,7 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		expectReady(ctx, obj)
 
 		newToken := "tok-" + randHex(12)
-		api.AddCredential(fake.Credential{Token: newToken, Accounts: []string{t.accountID}})
+		api.AddCredential(cloudflaretest.Credential{Token: newToken, Accounts: []string{t.accountID}})
 		t.writeSecret(ctx, newToken)
 		time.Sleep(time.Second) // let calls already in flight with the old token finish
 		api.RemoveCredential(t.token)
@@ -166,12 +166,12 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		expectReady(ctx, obj)
 
-		api.FailNext(fake.RouteUpdate, 100, fake.Fault{Status: 403, Code: 10196, Message: "not authorized for the requested VPC resource"})
+		api.FailNext(cloudflaretest.RouteUpdate, 100, cloudflaretest.Fault{Status: 403, Code: 10196, Message: "not authorized for the requested VPC resource"})
 		DeferCleanup(api.ClearFaults)
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.Host.IPv4 = "10.0.0.9" })
 		expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonPermissionDenied)
-		calls := t.count(fake.RouteUpdate)
-		Consistently(func() int { return t.count(fake.RouteUpdate) }, 3*resyncInterval, 200*time.Millisecond).Should(Equal(calls))
+		calls := t.count(cloudflaretest.RouteUpdate)
+		Consistently(func() int { return t.count(cloudflaretest.RouteUpdate) }, 3*resyncInterval, 200*time.Millisecond).Should(Equal(calls))
 	})
 
 	It("stalls on an unknown tunnel and does not retry until the spec changes", func() {
@@ -180,17 +180,17 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonTunnelNotFound)
 		Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
-		Consistently(func() int { return t.count(fake.RouteCreate) }, 3*resyncInterval, 200*time.Millisecond).Should(Equal(1))
+		Consistently(func() int { return t.count(cloudflaretest.RouteCreate) }, 3*resyncInterval, 200*time.Millisecond).Should(Equal(1))
 		expectEvent(ctx, t.ns, v1alpha1.ReasonTunnelNotFound)
 
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.Host.Network.TunnelID = tunnelID })
 		expectReady(ctx, obj)
-		Expect(t.count(fake.RouteCreate)).To(Equal(2))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(2))
 		Expect(t.remote()).To(HaveLen(1))
 	})
 
 	It("waits for Retry-After after a 429 and then converges", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 429, RetryAfter: 3 * time.Second,
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 429, RetryAfter: 3 * time.Second,
 			Message: "Please wait and consider throttling your request speed"})
 		obj := t.service("throttled")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
@@ -211,7 +211,7 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 
 	It("never shows a token in logs, events, status or metrics", func() {
 		sentinel := "SENTINEL-" + randHex(16)
-		api.AddCredential(fake.Credential{Token: sentinel, Accounts: []string{t.accountID}})
+		api.AddCredential(cloudflaretest.Credential{Token: sentinel, Accounts: []string{t.accountID}})
 		t.writeSecret(ctx, sentinel)
 		obj := t.service("sentinel")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())

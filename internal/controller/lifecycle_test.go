@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 var _ = Describe("ConnectivityService lifecycle", func() {
@@ -30,7 +30,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
 
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		remote := t.remote()
 		Expect(remote).To(HaveLen(1))
 		Expect(remote[0].Name).To(Equal("web"), "spec.name defaults to metadata.name")
@@ -45,9 +45,9 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 	})
 
 	It("verifies a new account once, however many events reach it", func() {
-		before := api.Count(fake.RouteVerify)
+		before := api.Count(cloudflaretest.RouteVerify)
 		newTenant(ctx)
-		Consistently(func() int { return api.Count(fake.RouteVerify) - before }, 2*time.Second, 100*time.Millisecond).
+		Consistently(func() int { return api.Count(cloudflaretest.RouteVerify) - before }, 2*time.Second, 100*time.Millisecond).
 			Should(Equal(1), "the account's creation and its Secret's first watch event share one verification")
 	})
 
@@ -58,8 +58,8 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 
 		By("waiting through two resyncs with nothing to do")
 		time.Sleep(2*resyncInterval + 500*time.Millisecond)
-		Expect(t.count(fake.RouteUpdate)).To(BeZero())
-		Expect(t.count(fake.RouteGet)).To(BeZero(), "observation goes through the account's list, not per-object GETs")
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteGet)).To(BeZero(), "observation goes through the account's list, not per-object GETs")
 
 		By("changing the spec")
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) {
@@ -71,7 +71,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 			g.Expect(got.Status.ObservedGeneration).To(Equal(int64(2)))
 			g.Expect(conditionStatus(got.Status.Conditions, v1alpha1.ConditionReady)).To(Equal("True"))
 		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteUpdate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(1))
 		remote := t.remote()
 		Expect(remote).To(HaveLen(1))
 		Expect(remote[0].Host.IPv4).To(Equal("10.0.0.6"))
@@ -79,7 +79,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 
 		got := expectReady(ctx, obj)
 		Expect(got.Status.CreatedAt.Time).To(Equal(created.Status.CreatedAt.Time), "PUT resets created_at remotely; status keeps the original")
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 	})
 
 	It("corrects an out-of-band change with one PUT and an event", func() {
@@ -87,13 +87,13 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
 
-		Expect(api.Modify(t.accountID, got.Status.ServiceID, func(s *fake.Service) { s.Host.IPv4 = "10.9.9.9" })).To(BeTrue())
+		Expect(api.Modify(t.accountID, got.Status.ServiceID, func(s *cloudflaretest.Service) { s.Host.IPv4 = "10.9.9.9" })).To(BeTrue())
 		Eventually(func(g Gomega) {
 			svc, ok := api.Service(t.accountID, got.Status.ServiceID)
 			g.Expect(ok).To(BeTrue())
 			g.Expect(svc.Host.IPv4).To(Equal("10.0.0.5"))
 		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteUpdate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(1))
 		expectEvent(ctx, t.ns, "DriftCorrected")
 	})
 
@@ -110,14 +110,14 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 			g.Expect(conditionStatus(got.Status.Conditions, v1alpha1.ConditionReady)).To(Equal("True"))
 		}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 		Expect(t.remote()).To(HaveLen(1))
-		Expect(t.count(fake.RouteCreate)).To(Equal(2))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(2))
 		expectEvent(ctx, t.ns, "Recreating")
 	})
 
 	It("never touches a pre-existing service of the same name and does not hot-loop", func() {
-		existing := api.Seed(t.accountID, fake.Service{
+		existing := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "web", Type: "http",
-			Host: fake.Host{IPv4: "192.168.1.1", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "192.168.1.1", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
@@ -126,21 +126,21 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(conditionStatus(got.Status.Conditions, v1alpha1.ConditionReady)).To(Equal("False"))
 
 		By("re-evaluating the stall from the account's shared list only: at most one list per resync interval")
-		calls, lists := len(requestsOf(t.accountID)), t.count(fake.RouteList)
+		calls, lists := len(requestsOf(t.accountID)), t.count(cloudflaretest.RouteList)
 		time.Sleep(3 * resyncInterval)
-		Expect(len(requestsOf(t.accountID))-calls).To(Equal(t.count(fake.RouteList)-lists), "only list calls")
-		Expect(t.count(fake.RouteList) - lists).To(BeNumerically("<=", 3))
-		Expect(t.count(fake.RouteCreate)).To(BeZero())
-		Expect(t.count(fake.RouteUpdate)).To(BeZero())
+		Expect(len(requestsOf(t.accountID))-calls).To(Equal(t.count(cloudflaretest.RouteList)-lists), "only list calls")
+		Expect(t.count(cloudflaretest.RouteList) - lists).To(BeNumerically("<=", 3))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(BeZero())
 		svc, _ := api.Service(t.accountID, existing.ID)
 		Expect(svc.Host.IPv4).To(Equal("192.168.1.1"))
 		expectEvent(ctx, t.ns, v1alpha1.ReasonNameConflict)
 	})
 
 	It("adopts a pre-existing service when annotated, with one PUT and no POST", func() {
-		existing := api.Seed(t.accountID, fake.Service{
+		existing := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "web", Type: "http",
-			Host: fake.Host{IPv4: "192.168.1.1", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "192.168.1.1", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		obj := t.service("web")
 		obj.Annotations = map[string]string{v1alpha1.AnnotationAdopt: "true"}
@@ -148,17 +148,17 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(existing.ID))
 		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonAdopted))
-		Expect(t.count(fake.RouteCreate)).To(BeZero())
-		Expect(t.count(fake.RouteUpdate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(1))
 		svc, _ := api.Service(t.accountID, existing.ID)
 		Expect(svc.Host.IPv4).To(Equal("10.0.0.5"))
 		expectEvent(ctx, t.ns, v1alpha1.ReasonAdopted)
 	})
 
 	It("imports a service by id", func() {
-		existing := api.Seed(t.accountID, fake.Service{
+		existing := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "legacy-name", Type: "http",
-			Host: fake.Host{IPv4: "10.0.0.5", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "10.0.0.5", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		obj := t.service("web")
 		obj.Spec.Name = "legacy-name"
@@ -166,8 +166,8 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(existing.ID))
-		Expect(t.count(fake.RouteCreate)).To(BeZero())
-		Expect(t.count(fake.RouteUpdate)).To(BeZero(), "the imported service already matches the spec")
+		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(BeZero(), "the imported service already matches the spec")
 		Expect(t.remote()).To(HaveLen(1))
 	})
 
@@ -183,7 +183,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Create(ctx, second)).To(Succeed())
 		expectCondition(ctx, second, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonNameConflict)
 
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.remote()).To(HaveLen(1))
 		again := expectReady(ctx, first)
 		Expect(again.Status.ServiceID).To(Equal(firstReady.Status.ServiceID))
@@ -196,7 +196,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		expectGone(ctx, obj)
 		Expect(t.remote()).To(BeEmpty())
-		Expect(t.count(fake.RouteDelete)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteDelete)).To(Equal(1))
 	})
 
 	It("keeps an account that services still use until they are deleted", func() {
@@ -220,7 +220,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		expectGone(ctx, obj)
 		expectGone(ctx, acct)
 		Expect(t.remote()).To(BeEmpty(), "the service could still reach Cloudflare to delete its service")
-		Expect(t.count(fake.RouteDelete)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteDelete)).To(Equal(1))
 	})
 
 	It("treats a 404 on delete as done", func() {
@@ -230,8 +230,8 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(api.Remove(t.accountID, got.Status.ServiceID)).To(BeTrue())
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		expectGone(ctx, obj)
-		Expect(t.count(fake.RouteDelete)).To(Equal(1))
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteDelete)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 	})
 
 	It("leaves the remote service in place with deletionPolicy Orphan", func() {
@@ -241,7 +241,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		expectReady(ctx, obj)
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		expectGone(ctx, obj)
-		Expect(t.count(fake.RouteDelete)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteDelete)).To(BeZero())
 		Expect(t.remote()).To(HaveLen(1))
 	})
 
@@ -263,7 +263,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectCondition(ctx, obj, v1alpha1.ConditionReady, "False", v1alpha1.ReasonAccountNotReady)
 		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(other + "/cf"))
-		Consistently(func() int { return t.count(fake.RouteCreate) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
+		Consistently(func() int { return t.count(cloudflaretest.RouteCreate) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
 		Expect(t.remote()).To(BeEmpty())
 	})
 })
@@ -277,8 +277,8 @@ func expectGone(ctx context.Context, obj client.Object) {
 }
 
 // requestsOf returns the fake's log of one account's calls.
-func requestsOf(accountID string) []fake.Request {
-	var out []fake.Request
+func requestsOf(accountID string) []cloudflaretest.Request {
+	var out []cloudflaretest.Request
 	for _, r := range api.Requests() {
 		if r.AccountID == accountID {
 			out = append(out, r)

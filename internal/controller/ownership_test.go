@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
 
@@ -36,7 +36,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 	}
 
 	It("never deletes the winner's service when the loser of a name race is deleted", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 502})
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 502})
 		a, b := t.service("web"), twin("web")
 		Expect(k8s.Create(ctx, a)).To(Succeed())
 		Expect(k8s.Create(ctx, b)).To(Succeed())
@@ -55,28 +55,28 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNameConflict))
 			g.Expect(c.Message).To(ContainSubstring(winner.Namespace + "/web"))
 		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteCreate)).To(Equal(2), "the failed create and its retry, both by the winner")
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(2), "the failed create and its retry, both by the winner")
 		Expect(loser.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreateIntent), "the loser never got as far as an intent")
 
 		By("deleting the loser")
 		Expect(k8s.Delete(ctx, loser)).To(Succeed())
 		expectGone(ctx, loser)
-		Consistently(func() int { return t.count(fake.RouteDelete) }, resyncInterval, 100*time.Millisecond).Should(BeZero())
+		Consistently(func() int { return t.count(cloudflaretest.RouteDelete) }, resyncInterval, 100*time.Millisecond).Should(BeZero())
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(t.remote()[0].ID).To(Equal(winner.Status.ServiceID))
 		Expect(expectReady(ctx, winner).Status.ServiceID).To(Equal(winner.Status.ServiceID))
 	})
 
 	It("never claims nor changes a foreign service that appears while a create's outcome is unknown", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 500, Hang: 3 * apiTimeout})
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 500, Hang: 3 * apiTimeout})
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 
 		By("another tool creating a service of the same name while the create hangs")
-		Eventually(func() int { return t.count(fake.RouteCreate) }, 20*time.Second, 20*time.Millisecond).Should(Equal(1))
-		foreign := api.Seed(t.accountID, fake.Service{
+		Eventually(func() int { return t.count(cloudflaretest.RouteCreate) }, 20*time.Second, 20*time.Millisecond).Should(Equal(1))
+		foreign := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "web", Type: "http",
-			Host: fake.Host{IPv4: "192.168.1.1", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "192.168.1.1", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 
 		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonOwnershipUnknown)
@@ -88,8 +88,8 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		Consistently(func(g Gomega) {
 			g.Expect(get(ctx, g, obj).Status.ServiceID).To(BeEmpty())
 		}, 2*resyncInterval, 200*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteUpdate)).To(BeZero())
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		svc, ok := api.Service(t.accountID, foreign.ID)
 		Expect(ok).To(BeTrue())
 		Expect(svc.Host.IPv4).To(Equal("192.168.1.1"))
@@ -97,20 +97,20 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		By("deleting the object: an intent alone never leads to a delete")
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		expectGone(ctx, obj)
-		Expect(t.count(fake.RouteDelete)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteDelete)).To(BeZero())
 		Expect(t.remote()).To(HaveLen(1))
 		expectEvent(ctx, t.ns, v1alpha1.ReasonOwnershipUnknown)
 	})
 
 	// unknownOwnership leaves obj stalled on OwnershipUnknown: its create hangs past the client's
 	// timeout without committing while another tool creates a service of the same name.
-	unknownOwnership := func(obj *v1alpha1.ConnectivityService) fake.Service {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 500, Hang: 3 * apiTimeout})
+	unknownOwnership := func(obj *v1alpha1.ConnectivityService) cloudflaretest.Service {
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 500, Hang: 3 * apiTimeout})
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
-		Eventually(func() int { return t.count(fake.RouteCreate) }, 20*time.Second, 20*time.Millisecond).Should(Equal(1))
-		foreign := api.Seed(t.accountID, fake.Service{
+		Eventually(func() int { return t.count(cloudflaretest.RouteCreate) }, 20*time.Second, 20*time.Millisecond).Should(Equal(1))
+		foreign := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: obj.Name, Type: "http",
-			Host: fake.Host{IPv4: "192.168.1.1", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "192.168.1.1", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonOwnershipUnknown)
 		return foreign
@@ -140,12 +140,12 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(foreign.ID))
 		Expect(t.remote()).To(HaveLen(1))
-		Expect(t.count(fake.RouteUpdate)).To(Equal(1), "adopted, then converged to the spec")
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(1), "adopted, then converged to the spec")
 	})
 
 	It("keeps a retry's intent after a definite refusal and claims the first attempt's late commit", func() {
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 503})
-		api.FailNext(fake.RouteCreate, 1, fake.Fault{Status: 429, RetryAfter: 2 * time.Second,
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 503})
+		api.FailNext(cloudflaretest.RouteCreate, 1, cloudflaretest.Fault{Status: 429, RetryAfter: 2 * time.Second,
 			Message: "Please wait and consider throttling your request speed"})
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
@@ -153,21 +153,21 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		Expect(get(ctx, Default, obj).Annotations).To(HaveKey(v1alpha1.AnnotationCreateIntent))
 
 		By("the first attempt committing late, with the body it sent")
-		late := api.Seed(t.accountID, fake.Service{
+		late := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "web", Type: "http",
-			Host: fake.Host{IPv4: "10.0.0.5", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "10.0.0.5", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(late.ID))
 		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonCreated))
 		Expect(t.remote()).To(HaveLen(1))
-		Expect(t.count(fake.RouteUpdate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(BeZero())
 	})
 
 	It("lets only one of two objects claim one service, whatever their names", func() {
-		existing := api.Seed(t.accountID, fake.Service{
+		existing := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "legacy", Type: "http",
-			Host: fake.Host{IPv4: "10.0.0.5", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "10.0.0.5", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		a, b := t.service("a"), twin("b")
 		for _, obj := range []*v1alpha1.ConnectivityService{a, b} {
@@ -188,9 +188,9 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 			}
 			g.Expect([]int{ready, stalled}).To(Equal([]int{1, 1}))
 		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
-		Consistently(func() int { return t.count(fake.RouteUpdate) }, 2*resyncInterval, 200*time.Millisecond).
+		Consistently(func() int { return t.count(cloudflaretest.RouteUpdate) }, 2*resyncInterval, 200*time.Millisecond).
 			Should(Equal(1), "one rename, by the one owner; no PUT war")
-		Expect(t.count(fake.RouteCreate)).To(BeZero())
+		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
 	})
 
 	It("comes back Ready with the same id and no POST when its status is wiped", func() {
@@ -209,7 +209,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 			g.Expect(got.Status.ServiceID).To(Equal(t.remote()[0].ID))
 			g.Expect(conditionStatus(got.Status.Conditions, v1alpha1.ConditionReady)).To(Equal("True"))
 		}, 3*resyncInterval+10*time.Second, 100*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.remote()).To(HaveLen(1))
 	})
 
@@ -237,7 +237,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 
 		got := expectReady(ctx, backup)
 		Expect(got.Status.ServiceID).To(Equal(first.Status.ServiceID))
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.remote()).To(HaveLen(1))
 		By("the restored object holding the reservations of its name and id")
 		for _, key := range []ownership.Key{
@@ -260,9 +260,9 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 	})
 
 	It("clears a NameConflict by itself when the other service goes", func() {
-		foreign := api.Seed(t.accountID, fake.Service{
+		foreign := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "web", Type: "http",
-			Host: fake.Host{IPv4: "192.168.1.1", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "192.168.1.1", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
@@ -271,7 +271,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		Expect(api.Remove(t.accountID, foreign.ID)).To(BeTrue())
 		got := expectReady(ctx, obj)
 		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.remote()).To(HaveLen(1))
 	})
 
@@ -290,7 +290,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		secondReady := expectReady(ctx, second)
 		Expect(secondReady.Status.ServiceID).NotTo(Equal(firstReady.Status.ServiceID))
 		Expect(t.remote()).To(HaveLen(1))
-		Expect(t.count(fake.RouteDelete)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteDelete)).To(Equal(1))
 	})
 })
 
@@ -301,14 +301,14 @@ var _ = Describe("A refused rename", func() {
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		first := expectReady(ctx, obj)
-		taken := api.Seed(t.accountID, fake.Service{
+		taken := api.Seed(t.accountID, cloudflaretest.Service{
 			Name: "api", Type: "http",
-			Host: fake.Host{IPv4: "192.168.1.1", Network: &fake.Network{TunnelID: tunnelID}},
+			Host: cloudflaretest.Host{IPv4: "192.168.1.1", Network: &cloudflaretest.Network{TunnelID: tunnelID}},
 		})
 
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.Name = "api" })
 		expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonNameConflict)
-		Consistently(func() int { return t.count(fake.RouteUpdate) }, 3*resyncInterval, 200*time.Millisecond).Should(Equal(1))
+		Consistently(func() int { return t.count(cloudflaretest.RouteUpdate) }, 3*resyncInterval, 200*time.Millisecond).Should(Equal(1))
 
 		Expect(api.Remove(t.accountID, taken.ID)).To(BeTrue())
 		Eventually(func(g Gomega) {
@@ -318,7 +318,7 @@ var _ = Describe("A refused rename", func() {
 		}, 4*resyncInterval+5*time.Second, 100*time.Millisecond).Should(Succeed())
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(first.Status.ServiceID))
-		Expect(t.count(fake.RouteUpdate)).To(Equal(2))
+		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(2))
 		expectNoLease(ctx, ownership.Key{Kind: "service", AccountID: t.accountID, Name: "web"})
 	})
 })
@@ -354,7 +354,7 @@ var _ = Describe("Two managers at once", func() {
 			ids[expectReady(ctx, obj).Status.ServiceID] = true
 		}
 		Expect(ids).To(HaveLen(n))
-		Consistently(func() []fake.Service { return t.remote() }, resyncInterval, 200*time.Millisecond).Should(HaveLen(n))
+		Consistently(func() []cloudflaretest.Service { return t.remote() }, resyncInterval, 200*time.Millisecond).Should(HaveLen(n))
 		for _, svc := range t.remote() {
 			Expect(ids).To(HaveKey(svc.ID))
 		}

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/connector"
 	"github.com/workersvpc/connectivity-operator/internal/export"
 )
@@ -49,7 +49,7 @@ var _ = Describe("ConnectivityService from a Kubernetes Service", func() {
 		obj.Spec.Host.Network = &v1alpha1.Network{TunnelID: tunnelID}
 		return obj
 	}
-	remoteOf := func(obj *v1alpha1.ConnectivityService) fake.Service {
+	remoteOf := func(obj *v1alpha1.ConnectivityService) cloudflaretest.Service {
 		got := expectReady(ctx, obj)
 		svc, ok := api.Service(t.accountID, got.Status.ServiceID)
 		Expect(ok).To(BeTrue())
@@ -115,15 +115,15 @@ var _ = Describe("ConnectivityService from a Kubernetes Service", func() {
 		obj := fromService("moving", intstr.FromString("http"), v1alpha1.ServiceTypeHTTP)
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		id := expectReady(ctx, obj).Status.ServiceID
-		updates := t.count(fake.RouteUpdate)
+		updates := t.count(cloudflaretest.RouteUpdate)
 		kube.Spec.Ports[0].Port = 9090
 		Expect(k8s.Update(ctx, kube)).To(Succeed())
 		Eventually(func() *int32 {
 			svc, _ := api.Service(t.accountID, id)
 			return svc.HTTPPort
 		}, 20*time.Second, 100*time.Millisecond).Should(HaveValue(Equal(int32(9090))))
-		Consistently(func() int { return t.count(fake.RouteUpdate) }, 2*time.Second, 200*time.Millisecond).Should(Equal(updates + 1))
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Consistently(func() int { return t.count(cloudflaretest.RouteUpdate) }, 2*time.Second, 200*time.Millisecond).Should(Equal(updates + 1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 	})
 
 	It("waits without any call for a missing Service or port, and goes on when they appear", func() {
@@ -132,11 +132,11 @@ var _ = Describe("ConnectivityService from a Kubernetes Service", func() {
 		expectCondition(ctx, obj, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonServiceNotFound)
 		kube := t.kubeService(ctx, "later", corev1.ServicePort{Name: "metrics", Port: 9100})
 		expectCondition(ctx, obj, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonPortNotFound)
-		Expect(t.count(fake.RouteCreate)+t.count(fake.RouteList)).To(Equal(1), "only the account's verification")
+		Expect(t.count(cloudflaretest.RouteCreate)+t.count(cloudflaretest.RouteList)).To(Equal(1), "only the account's verification")
 		kube.Spec.Ports = append(kube.Spec.Ports, corev1.ServicePort{Name: "http", Port: 80})
 		Expect(k8s.Update(ctx, kube)).To(Succeed())
 		expectReady(ctx, obj)
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 	})
 
 	It("lets the tunnel's connector reach the Service's pods, on their target port", func() {

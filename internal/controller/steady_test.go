@@ -17,7 +17,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 var _ = Describe("Steady under faults", func() {
@@ -68,7 +68,7 @@ var _ = Describe("Steady under faults", func() {
 
 	It("writes status a couple of times and emits one Warning event while the API fails for a while", func() {
 		t := newTenant(ctx)
-		api.FailNext(fake.RouteCreate, 1000, fake.Fault{Status: 502})
+		api.FailNext(cloudflaretest.RouteCreate, 1000, cloudflaretest.Fault{Status: 502})
 		DeferCleanup(api.ClearFaults)
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
@@ -76,7 +76,7 @@ var _ = Describe("Steady under faults", func() {
 		writes := countStatusWrites(ctx, obj)
 
 		By("failing every create for a while: the workqueue retries, with the same cause each time")
-		Eventually(func() int { return t.count(fake.RouteCreate) }, 30*time.Second, 100*time.Millisecond).
+		Eventually(func() int { return t.count(cloudflaretest.RouteCreate) }, 30*time.Second, 100*time.Millisecond).
 			Should(BeNumerically(">=", 5))
 		Expect(writes()).To(BeNumerically("<=", 1), "retries of one cause rewrote status")
 		Expect(warnings(ctx, t.ns, v1alpha1.ReasonAPIError)).To(Equal(1))
@@ -95,9 +95,9 @@ var _ = Describe("Steady under faults", func() {
 		ready := expectReady(ctx, obj)
 		transition := findCondition(ready.Status.Conditions, v1alpha1.ConditionReady).LastTransitionTime
 
-		api.FailNext(fake.RouteList, 1000, fake.Fault{Status: 500})
+		api.FailNext(cloudflaretest.RouteList, 1000, cloudflaretest.Fault{Status: 500})
 		DeferCleanup(api.ClearFaults)
-		Eventually(func() int { return t.count(fake.RouteList) }, 4*resyncInterval, 100*time.Millisecond).Should(BeNumerically(">=", 2))
+		Eventually(func() int { return t.count(cloudflaretest.RouteList) }, 4*resyncInterval, 100*time.Millisecond).Should(BeNumerically(">=", 2))
 		Consistently(func(g Gomega) {
 			got := get(ctx, g, obj)
 			c := findCondition(got.Status.Conditions, v1alpha1.ConditionReady)
@@ -105,8 +105,8 @@ var _ = Describe("Steady under faults", func() {
 			g.Expect(c.LastTransitionTime).To(Equal(transition))
 			g.Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeNil())
 		}, 3*resyncInterval, 200*time.Millisecond).Should(Succeed())
-		Expect(t.count(fake.RouteCreate)).To(Equal(1))
-		Expect(t.count(fake.RouteGet)).To(BeZero(), "a failed list is not replaced by a GET per object")
+		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteGet)).To(BeZero(), "a failed list is not replaced by a GET per object")
 	})
 
 	It("keeps a verified account and its services Ready when a re-verification is rate limited", func() {

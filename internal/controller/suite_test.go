@@ -38,7 +38,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/controller"
 	"github.com/workersvpc/connectivity-operator/internal/metrics"
 	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
@@ -59,7 +59,7 @@ var (
 	cfg       *rest.Config
 	k8s       client.Client // direct client: assertions never read the manager's cache
 	scheme    = runtime.NewScheme()
-	api       *fake.Server
+	api       *cloudflaretest.Server
 	apiServer *httptest.Server
 	logs      = &syncBuffer{}
 	// limits is the suite's budget per credential: generous by default, so that only the specs
@@ -98,7 +98,7 @@ var _ = BeforeSuite(func() {
 	Expect(k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNamespace}})).To(Succeed())
 
 	metricsAddr = freeAddr()
-	api = fake.NewServer()
+	api = cloudflaretest.NewServer()
 	apiServer = httptest.NewServer(api)
 	startManager()
 })
@@ -193,7 +193,7 @@ func newTenant(ctx context.Context, opts ...func(*v1alpha1.CloudflareAccount)) *
 	t := &tenant{ns: "t-" + randHex(5), accountID: randHex(16), token: "tok-" + randHex(12)}
 	api.AddAccount(t.accountID)
 	api.AddTunnel(t.accountID, tunnelID)
-	api.AddCredential(fake.Credential{Token: t.token, Accounts: []string{t.accountID}})
+	api.AddCredential(cloudflaretest.Credential{Token: t.token, Accounts: []string{t.accountID}})
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.ns}})).To(Succeed())
 	t.writeSecret(ctx, t.token)
 	acct := &v1alpha1.CloudflareAccount{
@@ -238,10 +238,10 @@ func (t *tenant) service(name string) *v1alpha1.ConnectivityService {
 }
 
 // count is the number of calls of a route this tenant's account received.
-func (t *tenant) count(route fake.Route) int { return api.CountFor(t.accountID, route) }
+func (t *tenant) count(route cloudflaretest.Route) int { return api.CountFor(t.accountID, route) }
 
 // remote returns the fake's services of this tenant's account.
-func (t *tenant) remote() []fake.Service { return api.Services(t.accountID) }
+func (t *tenant) remote() []cloudflaretest.Service { return api.Services(t.accountID) }
 
 // get reads an object through the direct client.
 func get(ctx context.Context, g Gomega, obj *v1alpha1.ConnectivityService) *v1alpha1.ConnectivityService {

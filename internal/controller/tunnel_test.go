@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/connector"
 )
 
@@ -44,8 +44,8 @@ var _ = Describe("CloudflareTunnel", func() {
 		Expect(ok).To(BeTrue())
 		Expect(remote.Name).To(Equal("k8s_" + t.ns + "_edge"))
 		Expect(remote.ConfigSrc).To(Equal("cloudflare"))
-		Expect(t.count(fake.RouteTunnelCreate)).To(Equal(1))
-		Expect(t.count(fake.RouteTunnelToken)).To(Equal(0), "the create reply carried the token")
+		Expect(t.count(cloudflaretest.RouteTunnelCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteTunnelToken)).To(Equal(0), "the create reply carried the token")
 
 		secret := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: connector.SecretName(tun)}, secret)).To(Succeed())
@@ -66,7 +66,7 @@ var _ = Describe("CloudflareTunnel", func() {
 		Expect(got.Status.TunnelStatus).To(Equal("healthy"))
 		Expect(got.Status.Connections).To(Equal(int32(4)))
 		Expect(got.Status.AvailableReplicas).To(Equal(int32(2)))
-		Expect(t.count(fake.RouteTunnelCreate)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteTunnelCreate)).To(Equal(1))
 		Expect(api.Tunnels(t.accountID)).To(HaveLen(2), "the suite's tunnel and this one")
 
 		By("scraping the tunnel metrics")
@@ -85,8 +85,8 @@ var _ = Describe("CloudflareTunnel", func() {
 		Expect(k8s.Create(ctx, tun)).To(Succeed())
 		got := expectTunnelCondition(ctx, tun, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonConnectorUnavailable)
 		Expect(got.Status.TunnelID).To(Equal(seeded.ID))
-		Expect(t.count(fake.RouteTunnelCreate)).To(Equal(0))
-		Expect(t.count(fake.RouteTunnelToken)).To(Equal(1))
+		Expect(t.count(cloudflaretest.RouteTunnelCreate)).To(Equal(0))
+		Expect(t.count(cloudflaretest.RouteTunnelToken)).To(Equal(1))
 		secret := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: connector.SecretName(tun)}, secret)).To(Succeed())
 		Expect(string(secret.Data[connector.TokenKey])).To(Equal(api.TunnelTokenOf(t.accountID, seeded.ID)))
@@ -94,11 +94,11 @@ var _ = Describe("CloudflareTunnel", func() {
 	})
 
 	It("makes exactly one tunnel when the create commits but its reply is lost", func() {
-		api.FailNext(fake.RouteTunnelCreate, 1, fake.Fault{Status: 502, Commit: true})
+		api.FailNext(cloudflaretest.RouteTunnelCreate, 1, cloudflaretest.Fault{Status: 502, Commit: true})
 		tun := t.tunnel("lost-reply")
 		Expect(k8s.Create(ctx, tun)).To(Succeed())
 		got := expectTunnelCondition(ctx, tun, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonConnectorUnavailable)
-		Expect(t.count(fake.RouteTunnelCreate)).To(Equal(1), "the lost reply is resolved by name and token, not by creating again")
+		Expect(t.count(cloudflaretest.RouteTunnelCreate)).To(Equal(1), "the lost reply is resolved by name and token, not by creating again")
 		Expect(t.ownTunnels()).To(HaveLen(1))
 		Expect(got.Status.TunnelID).To(Equal(t.ownTunnels()[0].ID))
 		Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreateIntent))
@@ -111,13 +111,13 @@ var _ = Describe("CloudflareTunnel", func() {
 		got := expectTunnelCondition(ctx, tun, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonNameConflict)
 		Expect(conditionMessage(got.Status.Conditions, v1alpha1.ConditionStalled)).To(ContainSubstring("spec.tunnelID: " + foreign.ID))
 		Expect(got.Status.TunnelID).To(BeEmpty())
-		Expect(t.count(fake.RouteTunnelCreate)).To(Equal(0))
-		Expect(t.count(fake.RouteTunnelDelete)).To(Equal(0))
+		Expect(t.count(cloudflaretest.RouteTunnelCreate)).To(Equal(0))
+		Expect(t.count(cloudflaretest.RouteTunnelDelete)).To(Equal(0))
 
 		updateTunnel(ctx, tun, func(o *v1alpha1.CloudflareTunnel) { o.Spec.TunnelID = foreign.ID })
 		got = expectTunnelCondition(ctx, tun, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonConnectorUnavailable)
 		Expect(got.Status.TunnelID).To(Equal(foreign.ID))
-		Expect(t.count(fake.RouteTunnelCreate)).To(Equal(0))
+		Expect(t.count(cloudflaretest.RouteTunnelCreate)).To(Equal(0))
 	})
 
 	It("resolves tunnelRef once the tunnel has an id, and the egress policy follows the services", func() {
@@ -127,7 +127,7 @@ var _ = Describe("CloudflareTunnel", func() {
 		svc.Spec.Host = v1alpha1.ServiceHost{IPv4: "10.1.2.3", Network: &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: "later"}}}
 		Expect(k8s.Create(ctx, svc)).To(Succeed())
 		expectCondition(ctx, svc, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonTunnelNotReady)
-		Consistently(func() int { return t.count(fake.RouteCreate) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
+		Consistently(func() int { return t.count(cloudflaretest.RouteCreate) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
 
 		tun := t.tunnel("later")
 		Expect(k8s.Create(ctx, tun)).To(Succeed())
@@ -158,7 +158,7 @@ var _ = Describe("CloudflareTunnel", func() {
 
 		Expect(k8s.Delete(ctx, tun)).To(Succeed())
 		expectTunnelCondition(ctx, tun, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonTunnelInUse)
-		Consistently(func() int { return t.count(fake.RouteTunnelDelete) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
+		Consistently(func() int { return t.count(cloudflaretest.RouteTunnelDelete) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
 
 		Expect(k8s.Delete(ctx, svc)).To(Succeed())
 		Eventually(func() bool {
@@ -166,9 +166,9 @@ var _ = Describe("CloudflareTunnel", func() {
 		}, 30*time.Second, 200*time.Millisecond).Should(BeTrue())
 		remote, _ := api.Tunnel(t.accountID, id)
 		Expect(remote.DeletedAt).NotTo(BeNil())
-		Expect(routesOf(t.accountID)).To(ContainElements(fake.RouteDelete, fake.RouteTunnelConnectionsDelete, fake.RouteTunnelDelete))
-		Expect(firstIndex(routesOf(t.accountID), fake.RouteDelete)).To(BeNumerically("<", firstIndex(routesOf(t.accountID), fake.RouteTunnelConnectionsDelete)))
-		Expect(firstIndex(routesOf(t.accountID), fake.RouteTunnelConnectionsDelete)).To(BeNumerically("<", firstIndex(routesOf(t.accountID), fake.RouteTunnelDelete)))
+		Expect(routesOf(t.accountID)).To(ContainElements(cloudflaretest.RouteDelete, cloudflaretest.RouteTunnelConnectionsDelete, cloudflaretest.RouteTunnelDelete))
+		Expect(firstIndex(routesOf(t.accountID), cloudflaretest.RouteDelete)).To(BeNumerically("<", firstIndex(routesOf(t.accountID), cloudflaretest.RouteTunnelConnectionsDelete)))
+		Expect(firstIndex(routesOf(t.accountID), cloudflaretest.RouteTunnelConnectionsDelete)).To(BeNumerically("<", firstIndex(routesOf(t.accountID), cloudflaretest.RouteTunnelDelete)))
 		err := k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: connector.DeploymentName(tun)}, &appsv1.Deployment{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the connector is stopped before the tunnel goes")
 	})
@@ -185,8 +185,8 @@ var _ = Describe("CloudflareTunnel", func() {
 		remote, ok := api.Tunnel(t.accountID, id)
 		Expect(ok).To(BeTrue())
 		Expect(remote.DeletedAt).To(BeNil())
-		Expect(t.count(fake.RouteTunnelDelete)).To(Equal(0))
-		Expect(t.count(fake.RouteTunnelConnectionsDelete)).To(Equal(0))
+		Expect(t.count(cloudflaretest.RouteTunnelDelete)).To(Equal(0))
+		Expect(t.count(cloudflaretest.RouteTunnelConnectionsDelete)).To(Equal(0))
 	})
 
 	It("refuses a spec.tunnelID added later that names another tunnel than the one it runs", func() {
@@ -197,12 +197,12 @@ var _ = Describe("CloudflareTunnel", func() {
 		updateTunnel(ctx, tun, func(o *v1alpha1.CloudflareTunnel) { o.Spec.TunnelID = other.ID })
 		got := expectTunnelCondition(ctx, tun, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonInvalidSpec)
 		Expect(got.Status.TunnelID).To(Equal(id))
-		Expect(t.count(fake.RouteTunnelToken)).To(Equal(0), "the other tunnel's token is never read")
+		Expect(t.count(cloudflaretest.RouteTunnelToken)).To(Equal(0), "the other tunnel's token is never read")
 	})
 
 	It("stalls with PermissionDenied naming the tunnel permission when the token lacks it", func() {
 		limited := "tok-" + randHex(12)
-		api.AddCredential(fake.Credential{Token: limited, Accounts: []string{t.accountID}, NoTunnelPermission: true})
+		api.AddCredential(cloudflaretest.Credential{Token: limited, Accounts: []string{t.accountID}, NoTunnelPermission: true})
 		t.writeSecret(ctx, limited)
 		tun := t.tunnel("no-permission")
 		Expect(k8s.Create(ctx, tun)).To(Succeed())
@@ -236,7 +236,7 @@ var _ = Describe("CloudflareTunnel", func() {
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(acct), &v1alpha1.CloudflareAccount{}))
 		}, 30*time.Second, 200*time.Millisecond).Should(BeTrue())
-		Expect(t.count(fake.RouteTunnelDelete)).To(Equal(1), "the tunnel was deleted with the account's credentials")
+		Expect(t.count(cloudflaretest.RouteTunnelDelete)).To(Equal(1), "the tunnel was deleted with the account's credentials")
 	})
 
 	It("never lets the connector token out of its Secret", func() {
@@ -279,8 +279,8 @@ func (t *tenant) tunnel(name string) *v1alpha1.CloudflareTunnel {
 }
 
 // ownTunnels are the tenant's tunnels other than the suite's shared one.
-func (t *tenant) ownTunnels() []fake.Tunnel {
-	var out []fake.Tunnel
+func (t *tenant) ownTunnels() []cloudflaretest.Tunnel {
+	var out []cloudflaretest.Tunnel
 	for _, tun := range api.Tunnels(t.accountID) {
 		if tun.ID != tunnelID {
 			out = append(out, tun)
@@ -372,8 +372,8 @@ func egressTo(ctx context.Context, g Gomega, ns string, tun *v1alpha1.Cloudflare
 }
 
 // routesOf is the order of the calls an account received.
-func routesOf(accountID string) []fake.Route {
-	var out []fake.Route
+func routesOf(accountID string) []cloudflaretest.Route {
+	var out []cloudflaretest.Route
 	for _, r := range api.Requests() {
 		if r.AccountID == accountID {
 			out = append(out, r.Route)
@@ -382,7 +382,7 @@ func routesOf(accountID string) []fake.Route {
 	return out
 }
 
-func firstIndex(routes []fake.Route, r fake.Route) int {
+func firstIndex(routes []cloudflaretest.Route, r cloudflaretest.Route) int {
 	for i, x := range routes {
 		if x == r {
 			return i

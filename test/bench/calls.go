@@ -6,15 +6,15 @@ import (
 	"slices"
 	"time"
 
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // callLog is the part of the fake's request log that one scenario's tokens made.
-type callLog []fake.Request
+type callLog []cloudflaretest.Request
 
 // newCallLog keeps the calls in the accounts, and those their tokens made outside any account
 // (/user/tokens/verify), which count against the same budgets.
-func newCallLog(all []fake.Request, accts ...*benchAccount) callLog {
+func newCallLog(all []cloudflaretest.Request, accts ...*benchAccount) callLog {
 	ids := map[string]bool{}
 	for _, acct := range accts {
 		ids[acct.id] = true
@@ -36,7 +36,7 @@ func newCallLog(all []fake.Request, accts ...*benchAccount) callLog {
 
 // between keeps the calls that arrived in [from, to).
 func (l callLog) between(from, to time.Time) callLog {
-	return l.where(func(r fake.Request) bool { return !r.Time.Before(from) && r.Time.Before(to) })
+	return l.where(func(r cloudflaretest.Request) bool { return !r.Time.Before(from) && r.Time.Before(to) })
 }
 
 // count is the number of calls.
@@ -45,22 +45,22 @@ func (l callLog) count() int {
 }
 
 // route counts the calls of these routes.
-func (l callLog) route(routes ...fake.Route) int {
-	return l.where(func(r fake.Request) bool { return slices.Contains(routes, r.Route) }).count()
+func (l callLog) route(routes ...cloudflaretest.Route) int {
+	return l.where(func(r cloudflaretest.Request) bool { return slices.Contains(routes, r.Route) }).count()
 }
 
 // status counts the calls answered with this HTTP status.
 func (l callLog) status(code int) int {
-	return l.where(func(r fake.Request) bool { return r.Status == code }).count()
+	return l.where(func(r cloudflaretest.Request) bool { return r.Status == code }).count()
 }
 
 // routeStatus counts the calls of a route answered with this HTTP status.
-func (l callLog) routeStatus(route fake.Route, code int) int {
-	return l.where(func(r fake.Request) bool { return r.Route == route && r.Status == code }).count()
+func (l callLog) routeStatus(route cloudflaretest.Route, code int) int {
+	return l.where(func(r cloudflaretest.Request) bool { return r.Route == route && r.Status == code }).count()
 }
 
 // where keeps the calls for which keep is true.
-func (l callLog) where(keep func(fake.Request) bool) callLog {
+func (l callLog) where(keep func(cloudflaretest.Request) bool) callLog {
 	var out callLog
 	for _, r := range l {
 		if keep(r) {
@@ -72,23 +72,23 @@ func (l callLog) where(keep func(fake.Request) bool) callLog {
 
 // listPasses counts the full list passes: list calls for page 1 of more than one service a page.
 func (l callLog) listPasses() int {
-	return l.where(func(r fake.Request) bool {
+	return l.where(func(r cloudflaretest.Request) bool {
 		q, _ := url.ParseQuery(r.Query)
-		return r.Route == fake.RouteList && q.Get("page") == "1" && q.Get("per_page") != "1"
+		return r.Route == cloudflaretest.RouteList && q.Get("page") == "1" && q.Get("per_page") != "1"
 	}).count()
 }
 
 // probeLists counts the list calls of one service, the probe a verification makes of the
 // account's permission.
 func (l callLog) probeLists() int {
-	return l.where(func(r fake.Request) bool {
+	return l.where(func(r cloudflaretest.Request) bool {
 		q, _ := url.ParseQuery(r.Query)
-		return r.Route == fake.RouteList && q.Get("per_page") == "1"
+		return r.Route == cloudflaretest.RouteList && q.Get("per_page") == "1"
 	}).count()
 }
 
 // firstAfter returns when the first call at or after t that keep accepts arrived.
-func (l callLog) firstAfter(t time.Time, keep func(fake.Request) bool) (time.Time, bool) {
+func (l callLog) firstAfter(t time.Time, keep func(cloudflaretest.Request) bool) (time.Time, bool) {
 	for _, r := range l {
 		if !r.Time.Before(t) && keep(r) {
 			return r.Time, true

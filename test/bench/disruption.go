@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // disruptionWindow is how long after a disruption its Cloudflare calls are counted.
@@ -42,10 +42,11 @@ func recordWindow(d *disruptionResult, calls callLog, start time.Time) {
 	d.WindowCallsByRoute = window.byRoute()
 	d.ListPasses = window.listPasses()
 	d.ProbeLists = window.probeLists()
-	d.VerifyCalls = window.route(fake.RouteVerify)
-	d.OtherCalls = window.route(fake.RouteGet, fake.RouteUpdate, fake.RouteCreate, fake.RouteDelete)
+	d.VerifyCalls = window.route(cloudflaretest.RouteVerify)
+	d.OtherCalls = window.route(cloudflaretest.RouteGet, cloudflaretest.RouteUpdate,
+		cloudflaretest.RouteCreate, cloudflaretest.RouteDelete)
 	d.Window429s = window.status(429)
 }
 
 // anyCall accepts every call, for firstAfter.
-func anyCall(fake.Request) bool { return true }
+func anyCall(cloudflaretest.Request) bool { return true }

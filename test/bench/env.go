@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
 
@@ -49,7 +49,7 @@ type benchEnv struct {
 	// metrics reads the API server's /metrics at host (see apiwrites.go).
 	metrics    *http.Client
 	host       string
-	api        *fake.Server
+	api        *cloudflaretest.Server
 	apiServer  *httptest.Server
 	kubeconfig string
 }
@@ -66,7 +66,7 @@ func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start envtest (is KUBEBUILDER_ASSETS set?): %w", err)
 	}
-	env.api = fake.NewServer()
+	env.api = cloudflaretest.NewServer()
 	env.apiServer = httptest.NewServer(env.api)
 	err = env.connect(ctx, cfg)
 	if err == nil {
@@ -191,7 +191,7 @@ type benchAccount struct {
 // creates its Secret and ClusterCloudflareAccount.
 func (e *benchEnv) addAccount(ctx context.Context, name, secretName string) (*benchAccount, error) {
 	acct := &benchAccount{id: randomHex(16), token: randomHex(20), object: name, secret: secretName}
-	e.api.AddCredential(fake.Credential{Token: acct.token, Accounts: []string{acct.id}})
+	e.api.AddCredential(cloudflaretest.Credential{Token: acct.token, Accounts: []string{acct.id}})
 	e.api.AddTunnel(acct.id, tunnelID)
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: operatorNamespace},

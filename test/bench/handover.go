@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // leaderKill runs two managers with leader election and kills the leader with SIGKILL once a
@@ -61,7 +61,7 @@ func (k *leaderKill) afterReady(ctx context.Context, r *run, first, ready time.T
 		CreatesBeforeKill:  k.killAt,
 	}
 	calls := r.calls()
-	d.PostsBeforeKill = calls.between(first, k.killed).route(fake.RouteCreate)
+	d.PostsBeforeKill = calls.between(first, k.killed).route(cloudflaretest.RouteCreate)
 	if t, ok := calls.firstAfter(k.killed, anyCall); ok {
 		d.SecondsToFirstCall = t.Sub(k.killed).Seconds()
 	}

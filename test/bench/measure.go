@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // measure waits for the accounts, applies the objects and times them to Ready, lets the
@@ -33,7 +33,7 @@ func (r *run) measure(ctx context.Context) error {
 			return err
 		}
 	}
-	r.res.CreatesRefused = r.calls().between(managerStart, time.Now()).routeStatus(fake.RouteCreate, 400)
+	r.res.CreatesRefused = r.calls().between(managerStart, time.Now()).routeStatus(cloudflaretest.RouteCreate, 400)
 	return r.checkRemote(ctx)
 }
 
@@ -88,7 +88,7 @@ func recordCreatePath(res *result, calls callLog, sc scenario, first time.Time) 
 	res.CreateCallsByRoute = calls.byRoute()
 	res.CallsPerSecond = calls.perSecond(first)
 	res.CallsPerObject = float64(res.CreateCalls) / n
-	res.Posts = calls.route(fake.RouteCreate)
+	res.Posts = calls.route(cloudflaretest.RouteCreate)
 	res.PostsPerObject = float64(res.Posts) / n
 	if sc.budget {
 		// The fake's budget as a rate is the 100% of "budget used".
@@ -109,7 +109,7 @@ func (r *run) steady(ctx context.Context) error {
 	}
 	all := r.env.api.Requests()
 	for _, acct := range r.accounts {
-		lists := newCallLog(all, acct).between(start, start.Add(window)).route(fake.RouteList)
+		lists := newCallLog(all, acct).between(start, start.Add(window)).route(cloudflaretest.RouteList)
 		r.res.SteadyListsPerAccount = append(r.res.SteadyListsPerAccount, lists)
 	}
 	steady := newCallLog(all, r.accounts...).between(start, start.Add(window))
@@ -125,7 +125,7 @@ func recordSteady(res *result, calls callLog, window, resync time.Duration) {
 	res.SteadyRequests = calls.describe()
 	intervals := window.Seconds() / resync.Seconds()
 	res.SteadyCallsPerResync = float64(res.SteadyCalls) / (intervals * float64(res.Accounts))
-	res.SteadyGetPutPost = calls.route(fake.RouteGet, fake.RouteUpdate, fake.RouteCreate)
+	res.SteadyGetPutPost = calls.route(cloudflaretest.RouteGet, cloudflaretest.RouteUpdate, cloudflaretest.RouteCreate)
 }
 
 // sleepWhileRunning waits d, failing early if the manager exits or the run is interrupted.

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // blockDuration is how long the fake answers 429 to every call of the blocked token.
@@ -45,7 +45,7 @@ func (b *tokenBlock) afterReady(ctx context.Context, r *run, _, _ time.Time) err
 		BlockedAccountSecondsToReady: byAccount[0],
 	}
 	blocked := newCallLog(r.env.api.Requests(), r.accounts[0])
-	succeeded := func(c fake.Request) bool { return c.Status >= 200 && c.Status < 300 }
+	succeeded := func(c cloudflaretest.Request) bool { return c.Status >= 200 && c.Status < 300 }
 	if t, ok := blocked.firstAfter(b.start, succeeded); ok {
 		d.SecondsToFirstCall = t.Sub(b.start).Seconds()
 	}

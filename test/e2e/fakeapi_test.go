@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	cffake "github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	cffake "github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 // fakeAPI is bin/fake-cloudflare-api running as a process.

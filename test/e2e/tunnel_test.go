@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
-	cffake "github.com/workersvpc/connectivity-operator/internal/cloudflare/fake"
+	cffake "github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 )
 
 const (

@@ -1,4 +1,4 @@
-// Package fake is a stateful, protocol-level fake of the Cloudflare Workers VPC connectivity
+// Package cloudflaretest is a stateful, protocol-level fake of the Cloudflare Workers VPC connectivity
 // directory API and of the Cloudflare Tunnel (cfd_tunnel) API. Tests run it with
 // httptest.NewServer(fake.NewServer()) and drive it through the real client, so JSON shapes,
 // headers, status codes and error mapping are exercised end to end; hack/fake-cloudflare-api
@@ -11,7 +11,7 @@
 // (409 on a taken name), soft delete (deleted tunnels stay readable with deleted_at set and free
 // their name), the list filters, and the refusal to delete a tunnel that has connections;
 // SetTunnelHealth plays the connector. docs/cloudflare-tunnels.md lists the codes it answers.
-package fake
+package cloudflaretest
 
 import (
 	"context"

@@ -53,6 +53,9 @@ type CloudflareAccount struct {
 	Status AccountStatus `json:"status,omitzero"`
 }
 
+// GetAccountStatus returns the status both account kinds share, for the one account reconciler.
+func (a *CloudflareAccount) GetAccountStatus() *AccountStatus { return &a.Status }
+
 // GetConditions returns the conditions, for condition helpers shared by every kind.
 func (a *CloudflareAccount) GetConditions() []metav1.Condition { return a.Status.Conditions }
 

@@ -60,6 +60,9 @@ type ClusterCloudflareAccount struct {
 	Status AccountStatus `json:"status,omitzero"`
 }
 
+// GetAccountStatus returns the status both account kinds share, for the one account reconciler.
+func (a *ClusterCloudflareAccount) GetAccountStatus() *AccountStatus { return &a.Status }
+
 // GetConditions returns the conditions, for condition helpers shared by every kind.
 func (a *ClusterCloudflareAccount) GetConditions() []metav1.Condition { return a.Status.Conditions }
 

@@ -249,55 +249,46 @@ func (v *accountVerifier) stallAccount(obj conditionedObject, reason, message st
 	}
 }
 
-// CloudflareAccountReconciler verifies the credentials of namespaced accounts.
-type CloudflareAccountReconciler struct {
+// accountObject is either account kind, as the account reconciler sees it.
+type accountObject interface {
+	conditionedObject
+	GetAccountStatus() *v1alpha1.AccountStatus
+}
+
+// accountReconciler verifies the credentials of one account kind: the namespaced
+// CloudflareAccount and the cluster-scoped ClusterCloudflareAccount share it, as cert-manager
+// serves Issuer and ClusterIssuer with one controller.
+type accountReconciler[T accountObject] struct {
 	accountVerifier
+	// kind is the account kind this reconciler serves.
+	kind v1alpha1.AccountKind
+	// newObject returns an empty object of the kind.
+	newObject func() T
+	// resolve reads the account (id, Secret, rate limit) from an object of the kind.
+	resolve func(*account.Resolver, T) *account.Account
 }
 
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts;clustercloudflareaccounts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts/status;clustercloudflareaccounts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=connectivity.workersvpc.dev,resources=cloudflareaccounts/finalizers;clustercloudflareaccounts/finalizers,verbs=update
 
-// Reconcile verifies one CloudflareAccount.
-func (r *CloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	obj := &v1alpha1.CloudflareAccount{}
+// Reconcile verifies one account object; a deleted one stops the watch on its Secret.
+func (r *accountReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := r.newObject()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if r.Secrets != nil {
-			r.Secrets.Untrack(account.Ref{Kind: v1alpha1.AccountKindNamespaced, Namespace: req.Namespace, Name: req.Name}.String())
+			ref := account.Ref{Kind: r.kind, Namespace: req.Namespace, Name: req.Name}
+			r.Secrets.Untrack(ref.String())
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := newStatusPatcher(obj)
 	defer finishWithStatus(ctx, r.Client, patcher, obj, copyAccountStatus, &result, &retErr)
-	return r.reconcileAccount(ctx, obj, r.Accounts.Namespaced(obj), &obj.Status.ObservedGeneration)
-}
-
-// ClusterCloudflareAccountReconciler verifies the credentials of cluster-scoped accounts.
-type ClusterCloudflareAccountReconciler struct {
-	accountVerifier
-}
-
-// Reconcile verifies one ClusterCloudflareAccount.
-func (r *ClusterCloudflareAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	obj := &v1alpha1.ClusterCloudflareAccount{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if r.Secrets != nil {
-			r.Secrets.Untrack(account.Ref{Kind: v1alpha1.AccountKindCluster, Name: req.Name}.String())
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	patcher := newStatusPatcher(obj)
-	defer finishWithStatus(ctx, r.Client, patcher, obj, copyAccountStatus, &result, &retErr)
-	return r.reconcileAccount(ctx, obj, r.Accounts.Cluster(obj), &obj.Status.ObservedGeneration)
+	return r.reconcileAccount(ctx, obj, r.resolve(r.Accounts, obj), &obj.GetAccountStatus().ObservedGeneration)
 }
 
 func copyAccountStatus(dst, src client.Object) {
-	switch d := dst.(type) {
-	case *v1alpha1.CloudflareAccount:
-		d.Status = *src.(*v1alpha1.CloudflareAccount).Status.DeepCopy()
-	case *v1alpha1.ClusterCloudflareAccount:
-		d.Status = *src.(*v1alpha1.ClusterCloudflareAccount).Status.DeepCopy()
-	}
+	*dst.(accountObject).GetAccountStatus() = *src.(accountObject).GetAccountStatus().DeepCopy()
 }
 
 // accountsOfSecret maps a Secret event to requests for the accounts (of list's kind) that read it.

@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,7 +67,7 @@ var _ = Describe("Living within the Cloudflare API budget", func() {
 		first := limited.service("first")
 		Expect(k8s.Create(ctx, first)).To(Succeed())
 		got := expectCondition(ctx, first, v1alpha1.ConditionReconciling, "True", v1alpha1.ReasonRateLimited)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReconciling).Message).To(ContainSubstring("resume by themselves"), "no resume time: the message is the same for every retry")
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling).Message).To(ContainSubstring("resume by themselves"), "no resume time: the message is the same for every retry")
 		var tripped time.Time
 		for _, r := range requestsOf(limited.accountID) {
 			if r.Status == http.StatusTooManyRequests {

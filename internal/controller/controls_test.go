@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
@@ -40,7 +41,7 @@ var _ = Describe("ConnectivityService management controls", func() {
 
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.Suspend = false })
 		got = expectReady(ctx, obj)
-		Expect(findCondition(got.Status.Conditions, "Suspended")).To(BeNil())
+		Expect(meta.FindStatusCondition(got.Status.Conditions, "Suspended")).To(BeNil())
 		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 
 		By("suspending a Ready service: drift stays until it resumes")
@@ -83,7 +84,7 @@ var _ = Describe("ConnectivityService management controls", func() {
 		Expect(got.Status.Host).NotTo(BeNil())
 		Expect(got.Status.Host.IPv4).To(Equal("10.0.0.5"))
 		Expect(got.Status.Host.HTTPPort).To(BeNil(), "status shows Cloudflare's service, not the spec")
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring("differs from the spec"))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring("differs from the spec"))
 
 		api.Modify(t.accountID, seeded.ID, func(s *cloudflaretest.Service) { s.Host.IPv4 = "10.0.0.99" })
 		Eventually(func(g Gomega) {

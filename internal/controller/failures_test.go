@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -81,7 +82,7 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		obj := t.service("late-secret")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		Eventually(func(g Gomega) {
-			c := findCondition(get(ctx, g, obj).Status.Conditions, v1alpha1.ConditionReady)
+			c := meta.FindStatusCondition(get(ctx, g, obj).Status.Conditions, v1alpha1.ConditionReady)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Reason).To(BeElementOf(v1alpha1.ReasonCredentialsNotFound, v1alpha1.ReasonAccountNotReady))
 			g.Expect(c.Message).To(ContainSubstring("cf-token"))
@@ -115,7 +116,7 @@ var _ = Describe("ConnectivityService when things go wrong", func() {
 		startManager()
 		Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonCredentialsNotFound)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(And(
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(And(
 			ContainSubstring("restore it"), ContainSubstring("deletionPolicy: Orphan")))
 		Expect(t.count(cloudflaretest.RouteDelete)).To(BeZero())
 

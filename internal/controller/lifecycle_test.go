@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -38,7 +39,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(got.Status.ServiceID).To(Equal(remote[0].ID))
 		Expect(got.Status.CreatedAt.Time).To(BeTemporally("~", remote[0].CreatedAt, time.Second))
 		Expect(got.Status.AccountID).To(Equal(t.accountID))
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(BeElementOf(v1alpha1.ReasonCreated, v1alpha1.ReasonSynced))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(BeElementOf(v1alpha1.ReasonCreated, v1alpha1.ReasonSynced))
 		expectEvent(ctx, t.ns, v1alpha1.ReasonCreated)
 		Expect(got.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreateIntent))
 		Expect(got.Finalizers).To(ContainElement(v1alpha1.Finalizer))
@@ -122,7 +123,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonNameConflict)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(existing.ID))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(existing.ID))
 		Expect(conditionStatus(got.Status.Conditions, v1alpha1.ConditionReady)).To(Equal("False"))
 
 		By("re-evaluating the stall from the account's shared list only: at most one list per resync interval")
@@ -147,7 +148,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(existing.ID))
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonAdopted))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonAdopted))
 		Expect(t.count(cloudflaretest.RouteCreate)).To(BeZero())
 		Expect(t.count(cloudflaretest.RouteUpdate)).To(Equal(1))
 		svc, _ := api.Service(t.accountID, existing.ID)
@@ -210,7 +211,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 			var got v1alpha1.CloudflareAccount
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(acct), &got)).To(Succeed())
 			g.Expect(got.DeletionTimestamp).NotTo(BeNil())
-			c := findCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
+			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonDeleting))
 			g.Expect(c.Message).To(ContainSubstring(t.ns + "/web"))
@@ -262,7 +263,7 @@ var _ = Describe("ConnectivityService lifecycle", func() {
 		obj.Namespace = other
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		got := expectCondition(ctx, obj, v1alpha1.ConditionReady, "False", v1alpha1.ReasonAccountNotReady)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(other + "/cf"))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(other + "/cf"))
 		Consistently(func() int { return t.count(cloudflaretest.RouteCreate) }, 2*time.Second, 200*time.Millisecond).Should(BeZero())
 		Expect(t.remote()).To(BeEmpty())
 	})

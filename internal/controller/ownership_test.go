@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,7 +51,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 				winner, loser = gb, ga
 			}
 			g.Expect(conditionStatus(winner.Status.Conditions, v1alpha1.ConditionReady)).To(Equal("True"))
-			c := findCondition(loser.Status.Conditions, v1alpha1.ConditionStalled)
+			c := meta.FindStatusCondition(loser.Status.Conditions, v1alpha1.ConditionStalled)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNameConflict))
 			g.Expect(c.Message).To(ContainSubstring(winner.Namespace + "/web"))
@@ -80,7 +81,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		})
 
 		got := expectCondition(ctx, obj, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonOwnershipUnknown)
-		msg := findCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message
+		msg := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message
 		Expect(msg).To(And(ContainSubstring(foreign.ID), ContainSubstring(v1alpha1.AnnotationAdopt), ContainSubstring("spec.name")))
 		Expect(got.Status.ServiceID).To(BeEmpty())
 		Expect(got.Annotations).To(HaveKey(v1alpha1.AnnotationCreateIntent), "the outcome is still unknown")
@@ -159,7 +160,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		})
 		got := expectReady(ctx, obj)
 		Expect(got.Status.ServiceID).To(Equal(late.ID))
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonCreated))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonCreated))
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(t.count(cloudflaretest.RouteUpdate)).To(BeZero())
 	})
@@ -182,7 +183,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 					ready++
 					g.Expect(got.Status.ServiceID).To(Equal(existing.ID))
 				}
-				if c := findCondition(got.Status.Conditions, v1alpha1.ConditionStalled); c != nil && c.Reason == v1alpha1.ReasonNameConflict {
+				if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled); c != nil && c.Reason == v1alpha1.ReasonNameConflict {
 					stalled++
 				}
 			}
@@ -270,7 +271,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 
 		Expect(api.Remove(t.accountID, foreign.ID)).To(BeTrue())
 		got := expectReady(ctx, obj)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
 		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.remote()).To(HaveLen(1))
 	})
@@ -282,7 +283,7 @@ var _ = Describe("Ownership of Cloudflare services", func() {
 		second := twin("web")
 		Expect(k8s.Create(ctx, second)).To(Succeed())
 		got := expectCondition(ctx, second, v1alpha1.ConditionStalled, "True", v1alpha1.ReasonNameConflict)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(ContainSubstring(first.Namespace + "/web"))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(ContainSubstring(first.Namespace + "/web"))
 
 		By("deleting the first object, as a GitOps move prunes the old one")
 		Expect(k8s.Delete(ctx, first)).To(Succeed())

@@ -174,10 +174,18 @@ func setupAccountControllers(mgr ctrl.Manager, verifier accountVerifier, secrets
 		cluster = cluster.WatchesRawSource(source.Channel(secrets.Subscribe(), handler.EnqueueRequestsFromMapFunc(
 			accountsOfSecret(mgr.GetClient(), &v1alpha1.ClusterCloudflareAccountList{}))))
 	}
-	if err := ns.Complete(&CloudflareAccountReconciler{accountVerifier: verifier}); err != nil {
+	if err := ns.Complete(&accountReconciler[*v1alpha1.CloudflareAccount]{
+		accountVerifier: verifier, kind: v1alpha1.AccountKindNamespaced,
+		newObject: func() *v1alpha1.CloudflareAccount { return &v1alpha1.CloudflareAccount{} },
+		resolve:   (*account.Resolver).Namespaced,
+	}); err != nil {
 		return err
 	}
-	return cluster.Complete(&ClusterCloudflareAccountReconciler{accountVerifier: verifier})
+	return cluster.Complete(&accountReconciler[*v1alpha1.ClusterCloudflareAccount]{
+		accountVerifier: verifier, kind: v1alpha1.AccountKindCluster,
+		newObject: func() *v1alpha1.ClusterCloudflareAccount { return &v1alpha1.ClusterCloudflareAccount{} },
+		resolve:   (*account.Resolver).Cluster,
+	})
 }
 
 // Backoff of failed reconciles (transient errors), as Flux's --min-retry-delay: a first retry

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,7 +29,7 @@ var _ = Describe("Steady under faults", func() {
 		var acct v1alpha1.CloudflareAccount
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: "cf"}, &acct)).To(Succeed())
-			c := findCondition(acct.Status.Conditions, v1alpha1.ConditionReady)
+			c := meta.FindStatusCondition(acct.Status.Conditions, v1alpha1.ConditionReady)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(string(c.Status)).To(Equal(status))
 			g.Expect(c.Reason).To(Equal(reason))
@@ -54,10 +55,10 @@ var _ = Describe("Steady under faults", func() {
 		broken := t.token + "\n" + t.token
 		t.writeSecret(ctx, broken)
 		acct := expectAccount(t, "False", v1alpha1.ReasonCredentialsInvalid)
-		msg := findCondition(acct.Status.Conditions, v1alpha1.ConditionReady).Message
+		msg := meta.FindStatusCondition(acct.Status.Conditions, v1alpha1.ConditionReady).Message
 		Expect(msg).To(ContainSubstring("line break"))
 		Expect(msg).NotTo(ContainSubstring(t.token))
-		Expect(findCondition(acct.Status.Conditions, v1alpha1.ConditionStalled)).NotTo(BeNil())
+		Expect(meta.FindStatusCondition(acct.Status.Conditions, v1alpha1.ConditionStalled)).NotTo(BeNil())
 
 		By("a change that needs the API waits on the account instead of failing without a condition")
 		updateSpec(ctx, obj, func(o *v1alpha1.ConnectivityService) { o.Spec.Host.IPv4 = "10.0.0.6" })
@@ -81,7 +82,7 @@ var _ = Describe("Steady under faults", func() {
 		Expect(writes()).To(BeNumerically("<=", 1), "retries of one cause rewrote status")
 		Expect(warnings(ctx, t.ns, v1alpha1.ReasonAPIError)).To(Equal(1))
 		got := get(ctx, Default, obj)
-		Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).NotTo(ContainSubstring("cf-ray"))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).NotTo(ContainSubstring("cf-ray"))
 
 		api.ClearFaults()
 		expectReady(ctx, obj)
@@ -93,17 +94,17 @@ var _ = Describe("Steady under faults", func() {
 		obj := t.service("web")
 		Expect(k8s.Create(ctx, obj)).To(Succeed())
 		ready := expectReady(ctx, obj)
-		transition := findCondition(ready.Status.Conditions, v1alpha1.ConditionReady).LastTransitionTime
+		transition := meta.FindStatusCondition(ready.Status.Conditions, v1alpha1.ConditionReady).LastTransitionTime
 
 		api.FailNext(cloudflaretest.RouteList, 1000, cloudflaretest.Fault{Status: 500})
 		DeferCleanup(api.ClearFaults)
 		Eventually(func() int { return t.count(cloudflaretest.RouteList) }, 4*resyncInterval, 100*time.Millisecond).Should(BeNumerically(">=", 2))
 		Consistently(func(g Gomega) {
 			got := get(ctx, g, obj)
-			c := findCondition(got.Status.Conditions, v1alpha1.ConditionReady)
+			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
 			g.Expect(string(c.Status)).To(Equal("True"))
 			g.Expect(c.LastTransitionTime).To(Equal(transition))
-			g.Expect(findCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeNil())
+			g.Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeNil())
 		}, 3*resyncInterval, 200*time.Millisecond).Should(Succeed())
 		Expect(t.count(cloudflaretest.RouteCreate)).To(Equal(1))
 		Expect(t.count(cloudflaretest.RouteGet)).To(BeZero(), "a failed list is not replaced by a GET per object")
@@ -145,7 +146,7 @@ var _ = Describe("Steady under faults", func() {
 			g.Expect(k8s.List(ctx, &list, client.InNamespace(slow.ns))).To(Succeed())
 			waiting := 0
 			for _, o := range list.Items {
-				if c := findCondition(o.Status.Conditions, v1alpha1.ConditionReconciling); c != nil && c.Reason == v1alpha1.ReasonRateLimited {
+				if c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReconciling); c != nil && c.Reason == v1alpha1.ReasonRateLimited {
 					waiting++
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -266,7 +267,7 @@ func expectCondition(ctx context.Context, obj *v1alpha1.ConnectivityService, con
 	var out *v1alpha1.ConnectivityService
 	Eventually(func(g Gomega) {
 		out = get(ctx, g, obj)
-		c := findCondition(out.Status.Conditions, condType)
+		c := meta.FindStatusCondition(out.Status.Conditions, condType)
 		g.Expect(c).NotTo(BeNil(), "conditions: %+v", out.Status.Conditions)
 		g.Expect(string(c.Status)).To(Equal(status))
 		g.Expect(c.Reason).To(Equal(reason))
@@ -274,17 +275,8 @@ func expectCondition(ctx context.Context, obj *v1alpha1.ConnectivityService, con
 	return out
 }
 
-func findCondition(conds []metav1.Condition, condType string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == condType {
-			return &conds[i]
-		}
-	}
-	return nil
-}
-
 func conditionStatus(conds []metav1.Condition, condType string) string { //nolint:unparam // reads like the condition it checks
-	if c := findCondition(conds, condType); c != nil {
+	if c := meta.FindStatusCondition(conds, condType); c != nil {
 		return string(c.Status)
 	}
 	return ""

@@ -15,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -300,7 +301,7 @@ func expectTunnelCondition(ctx context.Context, obj *v1alpha1.CloudflareTunnel, 
 	out := &v1alpha1.CloudflareTunnel{}
 	Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), out)).To(Succeed())
-		c := findCondition(out.Status.Conditions, condType)
+		c := meta.FindStatusCondition(out.Status.Conditions, condType)
 		g.Expect(c).NotTo(BeNil(), "conditions: %+v", out.Status.Conditions)
 		g.Expect(string(c.Status)).To(Equal(status), "conditions: %+v", out.Status.Conditions)
 		g.Expect(c.Reason).To(Equal(reason), "conditions: %+v", out.Status.Conditions)
@@ -392,7 +393,7 @@ func firstIndex(routes []cloudflaretest.Route, r cloudflaretest.Route) int {
 }
 
 func conditionMessage(conds []metav1.Condition, condType string) string {
-	if c := findCondition(conds, condType); c != nil {
+	if c := meta.FindStatusCondition(conds, condType); c != nil {
 		return c.Message
 	}
 	return ""

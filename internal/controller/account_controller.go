@@ -20,6 +20,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 )
 
 // DefaultAccountVerifyInterval is how often Ready credentials are verified again. A Secret change
@@ -91,12 +92,9 @@ func (v *accountVerifier) reconcileAccount(ctx context.Context, obj conditionedO
 		return v.releaseAccount(ctx, obj, acct)
 	}
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.AccountInUseFinalizer) {
-		before := obj.DeepCopyObject().(client.Object)
-		conditions := obj.GetConditions()
-		controllerutil.AddFinalizer(obj, v1alpha1.AccountInUseFinalizer)
-		err := v.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-		obj.SetConditions(conditions)
-		if err != nil {
+		if err := patchMeta(ctx, v.Client, obj, copyAccountStatus, func() {
+			controllerutil.AddFinalizer(obj, v1alpha1.AccountInUseFinalizer)
+		}); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -122,7 +120,7 @@ func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObj
 		}
 		if items, _ := meta.ExtractList(users.list); len(items) > 0 {
 			first := items[0].(client.Object)
-			markReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
+			conditions.MarkReconciling(obj, v1alpha1.ReasonDeleting, fmt.Sprintf(
 				"waiting for the %d %s(s) that use this account (such as %s/%s) to be deleted first",
 				len(items), users.kind, first.GetNamespace(), first.GetName()))
 			return ctrl.Result{RequeueAfter: accountReleaseRetry}, nil
@@ -132,9 +130,10 @@ func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObj
 		v.Secrets.Untrack(acct.Ref.String())
 	}
 	v.verified.forget(acct.Ref.String())
-	before := obj.DeepCopyObject().(client.Object)
-	controllerutil.RemoveFinalizer(obj, v1alpha1.AccountInUseFinalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(v.Patch(ctx, obj, client.MergeFrom(before)))
+	err := patchMeta(ctx, v.Client, obj, copyAccountStatus, func() {
+		controllerutil.RemoveFinalizer(obj, v1alpha1.AccountInUseFinalizer)
+	})
+	return ctrl.Result{}, client.IgnoreNotFound(err)
 }
 
 // accountOfTunnel maps a deleted tunnel to its account object of one kind, as accountOfService.
@@ -168,7 +167,7 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 	creds, secretVersion, err := v.Accounts.VersionedCredentials(ctx, acct)
 	if errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete) {
 		v.verified.forget(acct.Ref.String())
-		markReconciling(obj, v1alpha1.ReasonSecretNotFound, secretMessage(acct, err))
+		conditions.MarkReconciling(obj, v1alpha1.ReasonSecretNotFound, secretMessage(acct, err))
 		return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 	}
 	if errors.Is(err, account.ErrCredentialsMalformed) {
@@ -194,7 +193,7 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 		return v.verifyFailed(ctx, obj, acct, err, observed)
 	}
 	v.verified.set(acct.Ref.String(), state)
-	markReady(obj, v1alpha1.ReasonVerified, fmt.Sprintf("credentials verified for Cloudflare account %s", acct.AccountID))
+	conditions.MarkReady(obj, v1alpha1.ReasonVerified, fmt.Sprintf("credentials verified for Cloudflare account %s", acct.AccountID))
 	*observed = obj.GetGeneration()
 	return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 }
@@ -231,9 +230,9 @@ func (v *accountVerifier) verifyDeferred(ctx context.Context, obj conditionedObj
 	}
 	if ready := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
 		if limited {
-			markReconciling(obj, v1alpha1.ReasonRateLimited, "the Cloudflare API rate limit of these credentials is reached; verification resumes by itself")
+			conditions.MarkReconciling(obj, v1alpha1.ReasonRateLimited, "the Cloudflare API rate limit of these credentials is reached; verification resumes by itself")
 		} else {
-			markReconciling(obj, v1alpha1.ReasonAPIError, "verifying the credentials failed ("+cloudflare.Cause(err)+"); retrying with backoff")
+			conditions.MarkReconciling(obj, v1alpha1.ReasonAPIError, "verifying the credentials failed ("+cloudflare.Cause(err)+"); retrying with backoff")
 		}
 	}
 	if limited {
@@ -244,7 +243,7 @@ func (v *accountVerifier) verifyDeferred(ctx context.Context, obj conditionedObj
 
 // stallAccount marks a terminal failure of an account and emits its warning event once.
 func (v *accountVerifier) stallAccount(obj conditionedObject, reason, message string) {
-	if markStalled(obj, reason, message) {
+	if conditions.MarkStalled(obj, reason, message) {
 		v.Recorder.Eventf(obj, nil, "Warning", reason, "Verify", "%s", message)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
 
@@ -41,7 +42,7 @@ func (r *ConnectivityServiceReconciler) claim(ctx context.Context, obj *v1alpha1
 		obj.Status.Host = sentHost(desired)
 		r.ready(obj, reason, svc.ID)
 	} else {
-		markReconciling(obj, v1alpha1.ReasonProgressing, "Cloudflare service "+svc.ID+" recorded; converging it to the spec")
+		conditions.MarkReconciling(obj, v1alpha1.ReasonProgressing, "Cloudflare service "+svc.ID+" recorded; converging it to the spec")
 	}
 	if err := patcher.patch(ctx, r.Client, obj, copyServiceStatus); err != nil {
 		return ctrl.Result{}, err
@@ -83,7 +84,7 @@ func recordedID(obj *v1alpha1.ConnectivityService) string {
 
 // ready records that the service matches the spec of this generation.
 func (r *ConnectivityServiceReconciler) ready(obj *v1alpha1.ConnectivityService, reason, id string) {
-	markReady(obj, reason, readyMessage(reason, id))
+	conditions.MarkReady(obj, reason, readyMessage(reason, id))
 	obj.Status.ObservedGeneration = obj.Generation
 }
 
@@ -93,7 +94,7 @@ func (r *ConnectivityServiceReconciler) ready(obj *v1alpha1.ConnectivityService,
 func (r *ConnectivityServiceReconciler) stillReady(obj *v1alpha1.ConnectivityService, reason, id string) {
 	c := meta.FindStatusCondition(obj.Status.Conditions, v1alpha1.ConditionReady)
 	if reason == v1alpha1.ReasonSynced && c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, id) {
-		markReady(obj, c.Reason, c.Message)
+		conditions.MarkReady(obj, c.Reason, c.Message)
 		obj.Status.ObservedGeneration = obj.Generation
 		return
 	}

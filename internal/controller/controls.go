@@ -10,6 +10,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
 
@@ -21,10 +22,10 @@ const conditionSuspended = "Suspended"
 // come back for (setting suspend back to false changes the generation, which reconciles at once).
 func suspended(obj *v1alpha1.ConnectivityService) bool {
 	if !obj.Spec.Suspend {
-		removeCondition(obj, conditionSuspended)
+		conditions.Remove(obj, conditionSuspended)
 		return false
 	}
-	setCondition(obj, conditionSuspended, metav1.ConditionTrue, v1alpha1.ReasonSuspended,
+	conditions.Set(obj, conditionSuspended, metav1.ConditionTrue, v1alpha1.ReasonSuspended,
 		"spec.suspend is true: the operator makes no Cloudflare call for this object; set it to false to resume")
 	return true
 }
@@ -55,7 +56,7 @@ func (r *ConnectivityServiceReconciler) reconcileObserve(ctx context.Context, ob
 	svc, err := r.observed(ctx, obj, conn)
 	if errors.Is(err, cloudflare.ErrNotFound) {
 		obj.Status.ServiceID, obj.Status.CreatedAt, obj.Status.UpdatedAt, obj.Status.Host = "", nil, nil, nil
-		markReconciling(obj, v1alpha1.ReasonNotFound, fmt.Sprintf(
+		conditions.MarkReconciling(obj, v1alpha1.ReasonNotFound, fmt.Sprintf(
 			"no Cloudflare service %s exists in account %s to observe; it is looked for again every resync",
 			observeTarget(obj), conn.acct.AccountID))
 		return r.resync(), nil
@@ -73,7 +74,7 @@ func (r *ConnectivityServiceReconciler) reconcileObserve(ctx context.Context, ob
 	if !servicespec.Equal(desiredBody(ctx, obj), svc) {
 		message = "Cloudflare service " + svc.ID + " observed; it differs from the spec, and Observe never changes it (status.host shows it)"
 	}
-	markReady(obj, v1alpha1.ReasonObserved, message)
+	conditions.MarkReady(obj, v1alpha1.ReasonObserved, message)
 	obj.Status.ObservedGeneration = obj.Generation
 	return r.resync(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
 
@@ -31,7 +32,7 @@ func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, obj
 		}
 		return ctrl.Result{}, r.releaseObject(ctx, obj)
 	}
-	markReconciling(obj, v1alpha1.ReasonDeleting, "deleting the Cloudflare service")
+	conditions.MarkReconciling(obj, v1alpha1.ReasonDeleting, "deleting the Cloudflare service")
 	conn, err := r.connectForDelete(ctx, account.RefFor(obj))
 	if err != nil {
 		return r.deleteBlocked(obj, err)

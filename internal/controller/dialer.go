@@ -11,6 +11,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 )
 
 // connection is a resolved account with a client for it.
@@ -43,20 +44,20 @@ type dialer struct {
 func (d *dialer) connect(ctx context.Context, obj conditionedObject, ref account.Ref, stall func(reason, message string)) (*connection, ctrl.Result, error) {
 	acct, err := d.Accounts.Get(ctx, ref)
 	if errors.Is(err, account.ErrAccountNotFound) {
-		markReconciling(obj, v1alpha1.ReasonAccountNotReady, accountMissingMessage(ref))
+		conditions.MarkReconciling(obj, v1alpha1.ReasonAccountNotReady, accountMissingMessage(ref))
 		return nil, ctrl.Result{RequeueAfter: d.ResyncInterval}, nil
 	}
 	if err != nil {
 		return nil, ctrl.Result{}, err
 	}
 	if !acct.Ready() {
-		markReconciling(obj, v1alpha1.ReasonAccountNotReady, accountNotReadyMessage(acct))
+		conditions.MarkReconciling(obj, v1alpha1.ReasonAccountNotReady, accountNotReadyMessage(acct))
 		return nil, ctrl.Result{RequeueAfter: d.ResyncInterval}, nil
 	}
 	conn, err := d.dial(ctx, acct)
 	switch {
 	case errors.Is(err, account.ErrSecretNotFound) || errors.Is(err, account.ErrSecretIncomplete):
-		markReconciling(obj, v1alpha1.ReasonCredentialsNotFound, secretMessage(acct, err))
+		conditions.MarkReconciling(obj, v1alpha1.ReasonCredentialsNotFound, secretMessage(acct, err))
 		return nil, ctrl.Result{RequeueAfter: d.ResyncInterval}, nil
 	case errors.Is(err, account.ErrCredentialsMalformed) || errors.Is(err, cloudflare.ErrInvalid):
 		// Credentials no client can be made with: a person must fix the Secret, whose change

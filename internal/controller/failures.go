@@ -12,6 +12,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/metrics"
 	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 )
@@ -72,7 +73,7 @@ func (rep reporter) rateLimited(obj conditionedObject, err error) ctrl.Result {
 	}
 	if budgetWait(err) {
 		// The operator's own pacing, not Cloudflare's refusal: no warning, just a wait.
-		markReconciling(obj, v1alpha1.ReasonRateLimited, "waiting for room in this account's API budget; calls resume by themselves")
+		conditions.MarkReconciling(obj, v1alpha1.ReasonRateLimited, "waiting for room in this account's API budget; calls resume by themselves")
 		return ctrl.Result{RequeueAfter: wait}
 	}
 	metrics.ReconcileError(v1alpha1.ReasonRateLimited)
@@ -95,7 +96,7 @@ func (r *ConnectivityServiceReconciler) apiFailure(ctx context.Context, obj *v1a
 // request's details (the CF-Ray id Cloudflare support asks for).
 func (rep reporter) waiting(obj conditionedObject, reason, message string, err error) {
 	prev := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionReconciling)
-	markReconciling(obj, reason, message)
+	conditions.MarkReconciling(obj, reason, message)
 	if prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != reason || prev.Message != message {
 		rep.Recorder.Eventf(obj, nil, "Warning", reason, "Reconcile", "%s: %v", message, err)
 	}
@@ -133,7 +134,7 @@ func readyNow(obj conditionedObject, observedGeneration int64) bool {
 //nolint:unparam // the empty result is the point, and callers return it directly
 func (rep reporter) stall(obj observedObject, reason, message string) ctrl.Result {
 	metrics.ReconcileError(reason)
-	if markStalled(obj, reason, message) {
+	if conditions.MarkStalled(obj, reason, message) {
 		rep.Recorder.Eventf(obj, nil, "Warning", reason, "Reconcile", "%s", message)
 	}
 	obj.SetObservedGeneration(obj.GetGeneration())

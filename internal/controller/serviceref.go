@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/serviceref"
 )
 
@@ -51,10 +52,10 @@ func (r *ConnectivityServiceReconciler) resolveServiceRef(ctx context.Context, o
 	origin, err := serviceref.Resolve(obj, svc, r.clusterDNS(ctx))
 	switch {
 	case errors.Is(err, serviceref.ErrPortNotFound):
-		markReconciling(obj, v1alpha1.ReasonPortNotFound, err.Error()+": fix serviceRef.port, or add the port to the Service")
+		conditions.MarkReconciling(obj, v1alpha1.ReasonPortNotFound, err.Error()+": fix serviceRef.port, or add the port to the Service")
 		return ctx, r.resync(), false, nil
 	case errors.Is(err, serviceref.ErrServiceNotFound), errors.Is(err, serviceref.ErrNoAddress):
-		markReconciling(obj, v1alpha1.ReasonServiceNotFound, err.Error()+": create the Service, or fix serviceRef")
+		conditions.MarkReconciling(obj, v1alpha1.ReasonServiceNotFound, err.Error()+": create the Service, or fix serviceRef")
 		return ctx, r.resync(), false, nil
 	case err != nil:
 		return ctx, ctrl.Result{}, false, err

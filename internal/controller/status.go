@@ -5,13 +5,10 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 )
 
 // conditionedObject is every kind of this operator: an object with kstatus conditions.
@@ -19,51 +16,6 @@ type conditionedObject interface {
 	client.Object
 	GetConditions() []metav1.Condition
 	SetConditions([]metav1.Condition)
-}
-
-// setCondition sets one condition, stamped with the object's generation.
-func setCondition(obj conditionedObject, condType string, status metav1.ConditionStatus, reason, message string) {
-	conds := obj.GetConditions()
-	meta.SetStatusCondition(&conds, metav1.Condition{
-		Type:               condType,
-		Status:             status,
-		Reason:             reason,
-		Message:            message,
-		ObservedGeneration: obj.GetGeneration(),
-	})
-	obj.SetConditions(conds)
-}
-
-func removeCondition(obj conditionedObject, condType string) {
-	conds := obj.GetConditions()
-	meta.RemoveStatusCondition(&conds, condType)
-	obj.SetConditions(conds)
-}
-
-// markReady records success: Ready=True and neither Reconciling nor Stalled, which kstatus
-// reads as Current.
-func markReady(obj conditionedObject, reason, message string) {
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, reason, message)
-	removeCondition(obj, v1alpha1.ConditionReconciling)
-	removeCondition(obj, v1alpha1.ConditionStalled)
-}
-
-// markReconciling records work in progress or a wait that resolves by itself (kstatus InProgress).
-func markReconciling(obj conditionedObject, reason, message string) {
-	setCondition(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	removeCondition(obj, v1alpha1.ConditionStalled)
-}
-
-// markStalled records a failure only a person can fix (kstatus Failed). It reports whether the
-// stall is new, so the caller emits its warning event once rather than on every retry.
-func markStalled(obj conditionedObject, reason, message string) bool {
-	prev := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionStalled)
-	isNew := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != reason || prev.Message != message
-	setCondition(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	removeCondition(obj, v1alpha1.ConditionReconciling)
-	return isNew
 }
 
 // statusPatcher writes an object's status once, at the end of a reconcile, as a merge patch

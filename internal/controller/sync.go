@@ -11,6 +11,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/metrics"
 	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
@@ -79,7 +80,7 @@ func (r *ConnectivityServiceReconciler) recreate(ctx context.Context, obj *v1alp
 	r.Recorder.Eventf(obj, nil, "Normal", "Recreating", "Create",
 		"Cloudflare service %s was deleted outside the operator; creating it again", gone)
 	obj.Status.ServiceID, obj.Status.CreatedAt, obj.Status.UpdatedAt = "", nil, nil
-	markReconciling(obj, v1alpha1.ReasonProgressing, "the Cloudflare service was deleted outside the operator; creating it again")
+	conditions.MarkReconciling(obj, v1alpha1.ReasonProgressing, "the Cloudflare service was deleted outside the operator; creating it again")
 	if err := patcher.patch(ctx, r.Client, obj, copyServiceStatus); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/connector"
 )
 
@@ -110,17 +111,17 @@ func (r *CloudflareTunnelReconciler) reportHealth(ctx context.Context, obj *v1al
 	switch {
 	case dep.Status.AvailableReplicas == 0:
 		// The Deployment's status changes wake the object; no polling needed.
-		markReconciling(obj, v1alpha1.ReasonConnectorUnavailable, fmt.Sprintf(
+		conditions.MarkReconciling(obj, v1alpha1.ReasonConnectorUnavailable, fmt.Sprintf(
 			"tunnel %s exists, but its cloudflared Deployment %s has no available pod yet: see kubectl describe deployment %s",
 			tunnel.ID, connector.DeploymentName(obj), connector.DeploymentName(obj)))
 		return r.resync(), nil
 	case tunnel.Status != tunnelHealthy:
-		markReconciling(obj, v1alpha1.ReasonTunnelDegraded, fmt.Sprintf(
+		conditions.MarkReconciling(obj, v1alpha1.ReasonTunnelDegraded, fmt.Sprintf(
 			"the connector runs, but Cloudflare reports tunnel %s as %s: see the logs of Deployment %s (it needs UDP 7844 to the edge)",
 			tunnel.ID, statusOrUnknown(tunnel.Status), connector.DeploymentName(obj)))
 		return ctrl.Result{RequeueAfter: r.HealthPollInterval}, nil
 	}
-	markReady(obj, v1alpha1.ReasonConnected, fmt.Sprintf("tunnel %s is healthy and its connector is available", tunnel.ID))
+	conditions.MarkReady(obj, v1alpha1.ReasonConnected, fmt.Sprintf("tunnel %s is healthy and its connector is available", tunnel.ID))
 	obj.Status.ObservedGeneration = obj.Generation
 	return r.resync(), nil
 }

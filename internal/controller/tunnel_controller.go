@@ -14,6 +14,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
 
@@ -118,7 +119,7 @@ func (r *CloudflareTunnelReconciler) recreate(ctx context.Context, obj *v1alpha1
 	}
 	r.Recorder.Eventf(obj, nil, "Normal", "Recreating", "Create", "Cloudflare tunnel %s was deleted outside the operator; creating it again", gone)
 	obj.Status.TunnelID, obj.Status.CreatedAt, obj.Status.TunnelStatus, obj.Status.Connections = "", nil, "", 0
-	markReconciling(obj, v1alpha1.ReasonProgressing, "the Cloudflare tunnel was deleted outside the operator; creating it again")
+	conditions.MarkReconciling(obj, v1alpha1.ReasonProgressing, "the Cloudflare tunnel was deleted outside the operator; creating it again")
 	if err := r.patchMeta(ctx, obj, func() { delete(obj.Annotations, v1alpha1.AnnotationTunnelID) }); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/connector"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
 )
@@ -38,7 +39,7 @@ func (r *CloudflareTunnelReconciler) reconcileDelete(ctx context.Context, obj *v
 		}
 		return ctrl.Result{}, r.release(ctx, obj)
 	}
-	markReconciling(obj, v1alpha1.ReasonDeleting, "deleting the connector, then the Cloudflare tunnel")
+	conditions.MarkReconciling(obj, v1alpha1.ReasonDeleting, "deleting the connector, then the Cloudflare tunnel")
 	if err := r.stopConnector(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -74,7 +75,7 @@ func (r *CloudflareTunnelReconciler) waitForUsers(ctx context.Context, obj *v1al
 	for _, u := range users[:min(3, len(users))] {
 		names = append(names, u.Namespace+"/"+u.Name)
 	}
-	markReconciling(obj, v1alpha1.ReasonTunnelInUse, fmt.Sprintf(
+	conditions.MarkReconciling(obj, v1alpha1.ReasonTunnelInUse, fmt.Sprintf(
 		"waiting for the %d ConnectivityService(s) that use this tunnel (%s) to be deleted first",
 		len(users), strings.Join(names, ", ")))
 	return true, nil

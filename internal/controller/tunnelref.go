@@ -14,6 +14,7 @@ import (
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 	"github.com/workersvpc/connectivity-operator/internal/serviceref"
 	"github.com/workersvpc/connectivity-operator/internal/servicespec"
 )
@@ -40,7 +41,7 @@ func (r *ConnectivityServiceReconciler) resolveTunnelRefs(ctx context.Context, o
 			return ctx, ctrl.Result{}, false, err
 		}
 		if message != "" {
-			markReconciling(obj, v1alpha1.ReasonTunnelNotReady, message)
+			conditions.MarkReconciling(obj, v1alpha1.ReasonTunnelNotReady, message)
 			return ctx, r.resync(), false, nil
 		}
 		*ref.id = id

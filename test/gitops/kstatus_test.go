@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1alpha1 "github.com/workersvpc/connectivity-operator/api/v1alpha1"
+	"github.com/workersvpc/connectivity-operator/internal/conditions"
 )
 
 const (
@@ -39,43 +39,8 @@ type conditioned interface {
 	SetConditions([]metav1.Condition)
 }
 
-// The status writers below do what the operator's markReconciling, markReady and markStalled do
-// (the README's conditions table), without depending on the controller package: every condition
-// is stamped with the object's generation, and the three conditions move together.
-
-func setCondition(obj conditioned, condType string, status metav1.ConditionStatus, reason, message string) {
-	conds := obj.GetConditions()
-	meta.SetStatusCondition(&conds, metav1.Condition{
-		Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
-	})
-	obj.SetConditions(conds)
-}
-
-func removeCondition(obj conditioned, condType string) {
-	conds := obj.GetConditions()
-	meta.RemoveStatusCondition(&conds, condType)
-	obj.SetConditions(conds)
-}
-
-// markReconciling: work in progress, or a wait that resolves by itself. It leaves
-// status.observedGeneration alone, as the operator does.
-func markReconciling(obj conditioned, reason, message string) {
-	setCondition(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	removeCondition(obj, v1alpha1.ConditionStalled)
-}
-
-func markReady(obj conditioned, reason, message string) {
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, reason, message)
-	removeCondition(obj, v1alpha1.ConditionReconciling)
-	removeCondition(obj, v1alpha1.ConditionStalled)
-}
-
-func markStalled(obj conditioned, reason, message string) {
-	setCondition(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	removeCondition(obj, v1alpha1.ConditionReconciling)
-}
+// The status writers are the operator's own (internal/conditions): the tests check what the
+// operator really writes.
 
 // lifecycle is one kind with the operator's reasons and messages for it.
 type lifecycle struct {
@@ -315,7 +280,7 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 			Expect(res.Status).To(Equal(kstatus.InProgressStatus), res.Message)
 
 			By("the first reconcile waits: Reconciling=True, observedGeneration not written")
-			writeStatus(ctx, obj, func() { markReconciling(obj, lc.waitReason, lc.waitMessage) })
+			writeStatus(ctx, obj, func() { conditions.MarkReconciling(obj, lc.waitReason, lc.waitMessage) })
 			_, _, u = assess(ctx, obj)
 			observed, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
 			Expect(err).NotTo(HaveOccurred())
@@ -325,7 +290,7 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 
 			By("Ready=True with observedGeneration == generation")
 			writeStatus(ctx, obj, func() {
-				markReady(obj, lc.readyReason, lc.readyMessage)
+				conditions.MarkReady(obj, lc.readyReason, lc.readyMessage)
 				*lc.observedGeneration(obj) = obj.GetGeneration()
 			})
 			expectHealth(ctx, obj, kstatus.CurrentStatus, healthy, lc.readyMessage)
@@ -339,21 +304,21 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 
 			By("Ready=True again for the new generation")
 			writeStatus(ctx, obj, func() {
-				markReady(obj, lc.readyReason, lc.readyMessage)
+				conditions.MarkReady(obj, lc.readyReason, lc.readyMessage)
 				*lc.observedGeneration(obj) = obj.GetGeneration()
 			})
 			expectHealth(ctx, obj, kstatus.CurrentStatus, healthy, lc.readyMessage)
 
 			By("Reconciling=True at the observed generation (a resync hits the rate limit)")
 			rateLimited := "the Cloudflare API rate limit is reached; retrying in 1m0s"
-			writeStatus(ctx, obj, func() { markReconciling(obj, v1alpha1.ReasonRateLimited, rateLimited) })
+			writeStatus(ctx, obj, func() { conditions.MarkReconciling(obj, v1alpha1.ReasonRateLimited, rateLimited) })
 			res, _, _ = assess(ctx, obj)
 			Expect(res.Message).To(Equal(rateLimited))
 			expectHealth(ctx, obj, kstatus.InProgressStatus, progressing, rateLimited)
 
 			By("Stalled=True with a terminal reason, observedGeneration current")
 			writeStatus(ctx, obj, func() {
-				markStalled(obj, lc.stallReason, lc.stallMessage)
+				conditions.MarkStalled(obj, lc.stallReason, lc.stallMessage)
 				*lc.observedGeneration(obj) = obj.GetGeneration()
 			})
 			res, _, _ = assess(ctx, obj)
@@ -372,12 +337,12 @@ var _ = Describe("kstatus on objects served by the API server", Ordered, func() 
 			expectHealth(ctx, obj, kstatus.TerminatingStatus, progressing, "")
 
 			By("Reconciling=True while the deletion is under way")
-			writeStatus(ctx, obj, func() { markReconciling(obj, lc.deleteWaitReason, lc.deleteWaitMessage) })
+			writeStatus(ctx, obj, func() { conditions.MarkReconciling(obj, lc.deleteWaitReason, lc.deleteWaitMessage) })
 			expectHealth(ctx, obj, kstatus.TerminatingStatus, progressing, lc.deleteWaitMessage)
 
 			By("Stalled=True with CredentialsNotFound while deleting")
 			writeStatus(ctx, obj, func() {
-				markStalled(obj, v1alpha1.ReasonCredentialsNotFound, lc.deleteBlockedMessage)
+				conditions.MarkStalled(obj, v1alpha1.ReasonCredentialsNotFound, lc.deleteBlockedMessage)
 				*lc.observedGeneration(obj) = obj.GetGeneration()
 			})
 			// Argo CD itself shows "Pending deletion" without running the script.

@@ -3,11 +3,8 @@ package controller_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -44,6 +41,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/internal/metrics"
 	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 	"github.com/workersvpc/connectivity-operator/internal/secretwatch"
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 // Suite-wide timings: a resync of seconds so drift and steady state can be seen in a test.
@@ -282,12 +280,6 @@ func conditionStatus(conds []metav1.Condition, condType string) string { //nolin
 	return ""
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // syncBuffer collects every log line of the suite, to search for leaked secrets.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -352,10 +344,12 @@ func updateSpec(ctx context.Context, obj *v1alpha1.ConnectivityService, mutate f
 	})).To(Succeed())
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// randHex is testutil.RandomHex, short for the many names the specs make.
+func randHex(n int) string { return testutil.RandomHex(n) }
+
+// freeAddr is testutil.FreeAddr, failing the spec when no port is free.
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testutil.FreeAddr()
 	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	return addr
 }

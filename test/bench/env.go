@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +21,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 const (
@@ -190,7 +189,7 @@ type benchAccount struct {
 // addAccount registers a fresh account id and token in the fake, with the benchmark tunnel, and
 // creates its Secret and ClusterCloudflareAccount.
 func (e *benchEnv) addAccount(ctx context.Context, name, secretName string) (*benchAccount, error) {
-	acct := &benchAccount{id: randomHex(16), token: randomHex(20), object: name, secret: secretName}
+	acct := &benchAccount{id: testutil.RandomHex(16), token: testutil.RandomHex(20), object: name, secret: secretName}
 	e.api.AddCredential(cloudflaretest.Credential{Token: acct.token, Accounts: []string{acct.id}})
 	e.api.AddTunnel(acct.id, tunnelID)
 	secret := &corev1.Secret{
@@ -232,11 +231,4 @@ func (e *benchEnv) removeAccount(ctx context.Context, acct *benchAccount) error 
 func (e *benchEnv) removeElectionLease(ctx context.Context) error {
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: leaderElectionID, Namespace: operatorNamespace}}
 	return client.IgnoreNotFound(e.k8s.Delete(ctx, lease))
-}
-
-// randomHex makes fresh account ids and tokens, so that no scenario sees another's calls.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

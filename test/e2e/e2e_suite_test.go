@@ -27,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
+
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 const (
@@ -54,9 +56,9 @@ var (
 
 	// tokens of the fake's credentials: the default ClusterCloudflareAccount's, the samples'
 	// CloudflareAccount's, and the crash test account's.
-	defaultToken = "e2e-token-default-" + randomHex(8)
-	teamToken    = "e2e-token-team-" + randomHex(8)
-	burstToken   = "e2e-token-burst-" + randomHex(8)
+	defaultToken = "e2e-token-default-" + testutil.RandomHex(8)
+	teamToken    = "e2e-token-team-" + testutil.RandomHex(8)
+	burstToken   = "e2e-token-burst-" + testutil.RandomHex(8)
 )
 
 func TestE2E(t *testing.T) {

@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
+
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 // toolPaths are the binaries and directories the suite uses.
@@ -54,12 +53,12 @@ func findTools() (toolPaths, error) {
 		root:         root,
 		assets:       os.Getenv("KUBEBUILDER_ASSETS"),
 		kubectl:      os.Getenv("KUBECTL"),
-		kustomize:    envOr("KUSTOMIZE", filepath.Join(root, "bin", "kustomize")),
-		manifests:    envOr("E2E_KUSTOMIZE_DIR", filepath.Join(root, "config", "default")),
+		kustomize:    testutil.EnvOr("KUSTOMIZE", filepath.Join(root, "bin", "kustomize")),
+		manifests:    testutil.EnvOr("E2E_KUSTOMIZE_DIR", filepath.Join(root, "config", "default")),
 		manifestFile: os.Getenv("E2E_MANIFESTS"),
-		manager:      envOr("MANAGER_BIN", filepath.Join(root, "bin", "manager")),
-		fakeAPI:      envOr("FAKE_API_BIN", filepath.Join(root, "bin", "fake-cloudflare-api")),
-		artifacts:    envOr("E2E_ARTIFACTS", filepath.Join(root, "bin", "e2e")),
+		manager:      testutil.EnvOr("MANAGER_BIN", filepath.Join(root, "bin", "manager")),
+		fakeAPI:      testutil.EnvOr("FAKE_API_BIN", filepath.Join(root, "bin", "fake-cloudflare-api")),
+		artifacts:    testutil.EnvOr("E2E_ARTIFACTS", filepath.Join(root, "bin", "e2e")),
 	}
 	if p.assets == "" {
 		return p, errors.New("KUBEBUILDER_ASSETS is not set; run the suite with `make test-e2e`")
@@ -76,29 +75,6 @@ func findTools() (toolPaths, error) {
 		return p, err
 	}
 	return p, os.MkdirAll(p.artifacts, 0o755)
-}
-
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // process is a child process whose output goes to a log file.

@@ -12,6 +12,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 // managerRunner starts bin/manager as the operator's ServiceAccount, with the Deployment's args,
@@ -56,10 +58,10 @@ func (m *managerRunner) args() []string {
 func (m *managerRunner) start(ctx context.Context) error {
 	var err error
 	if m.probePort == 0 {
-		if m.probePort, err = freePort(); err != nil {
+		if m.probePort, err = testutil.FreePort(); err != nil {
 			return err
 		}
-		if m.metricsPort, err = freePort(); err != nil {
+		if m.metricsPort, err = testutil.FreePort(); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 // Route names one API call, so faults, counters and the request log can refer to it.
@@ -420,7 +422,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // newRayID makes a CF-Ray value shaped like the live one: 16 hex characters and a colo.
 func newRayID() string {
-	return randomHex(8) + "-SJC"
+	return testutil.RandomHex(8) + "-SJC"
 }
 
 // newUUID makes a random (version 4) UUID for service, tunnel and connection ids.
@@ -431,12 +433,6 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // now returns a strictly increasing UTC time at microsecond precision, so services created in

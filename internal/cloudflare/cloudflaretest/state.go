@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/workersvpc/connectivity-operator/internal/testutil"
 )
 
 // Credential is an API token or legacy key pair the fake accepts, with the accounts it may use
@@ -57,7 +59,7 @@ func (s *Server) AddCredential(c Credential) {
 	s.creds = append(s.creds, &credential{
 		Credential: c,
 		label:      fmt.Sprintf("%s#%d", kind, s.credSeq),
-		id:         randomHex(16),
+		id:         testutil.RandomHex(16),
 	})
 }
 

@@ -63,6 +63,7 @@ type options struct {
 	workers                  int
 	shutdownTimeout          time.Duration
 	clusterDomain            string
+	tunnelHealthPoll         time.Duration
 	clusterDNSIPs            []string
 	requestsPer5m, burst     int
 }
@@ -95,6 +96,8 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.burst, "cloudflare-burst", 20, "API calls a credential may make at once after a quiet period.")
 	flag.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 20*time.Second,
 		"How long in-flight reconciles get to finish on shutdown; keep it below the pod's termination grace period.")
+	flag.DurationVar(&o.tunnelHealthPoll, "tunnel-health-poll", controller.DefaultTunnelHealthPoll,
+		"How often a CloudflareTunnel that Cloudflare does not report healthy yet is looked at again (one GET).")
 	flag.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local",
 		"The cluster's DNS domain: a serviceRef host is sent as <service>.<namespace>.svc.<cluster-domain>.")
 	flag.Func("cluster-dns-ip", "An address of the cluster's DNS, sent as a serviceRef host's resolver "+
@@ -165,6 +168,7 @@ func run(o options) error {
 		// Name reservations live beside the leader election Lease, in the operator's namespace.
 		ReservationNamespace: o.clusterResourceNamespace,
 		DNS:                  controller.ClusterDNS{Domain: o.clusterDomain, ResolverIPs: o.clusterDNSIPs},
+		TunnelHealthPoll:     o.tunnelHealthPoll,
 	})
 	if err != nil {
 		return err

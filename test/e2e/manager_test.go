@@ -51,6 +51,8 @@ func (m *managerRunner) args() []string {
 		"--cluster-resource-namespace", operator.namespace,
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(m.metricsPort),
 		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(m.probePort),
+		// A tunnel turns Ready at the poll after its fake is set healthy: 30 s by default.
+		"--tunnel-health-poll", "2s",
 	)
 }
 

@@ -54,14 +54,20 @@ func (rep reporter) apiFailure(ctx context.Context, obj observedObject, err erro
 			"Cloudflare rejected the account's credentials: put a valid API token in the account's Secret (%s)", cloudflare.Cause(err)))
 		return ctrl.Result{RequeueAfter: credentialsRetry}, nil
 	case errors.Is(err, cloudflare.ErrForbidden):
-		rep.stall(obj, v1alpha1.ReasonPermissionDenied, fmt.Sprintf(
-			"the API token lacks a permission: grant it %q on the account (%s)", permission, cloudflare.Cause(err)))
-		return ctrl.Result{RequeueAfter: credentialsRetry}, nil
+		return rep.permissionDenied(obj, err, permission), nil
 	}
 	metrics.ReconcileError(v1alpha1.ReasonAPIError)
 	ctrl.LoggerFrom(ctx).Error(err, "Cloudflare API call failed; retrying with backoff")
 	rep.waiting(obj, v1alpha1.ReasonAPIError, "Cloudflare API call failed ("+cloudflare.Cause(err)+"); retrying with backoff", err)
 	return ctrl.Result{}, err
+}
+
+// permissionDenied stalls on a token that lacks permission, naming what to grant; credentials
+// are looked at again every credentialsRetry, and at once when the account's Secret changes.
+func (rep reporter) permissionDenied(obj observedObject, err error, permission string) ctrl.Result {
+	rep.stall(obj, v1alpha1.ReasonPermissionDenied, fmt.Sprintf(
+		"the API token lacks a permission: grant it %q on the account (%s)", permission, cloudflare.Cause(err)))
+	return ctrl.Result{RequeueAfter: credentialsRetry}
 }
 
 // rateLimited waits for the budget: quietly for the operator's own pacing, with one warning for

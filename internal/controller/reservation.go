@@ -80,28 +80,17 @@ func stalledOnOwnership(obj *v1alpha1.ConnectivityService) bool {
 		(c.Reason == v1alpha1.ReasonNameConflict || c.Reason == v1alpha1.ReasonOwnershipUnknown)
 }
 
-// holderExists tells whether a reservation's holder still exists, reading the API server: a cache
-// a moment behind must never declare a live holder gone.
-func holderExists(reader client.Reader) ownership.HolderExists {
+// holderExists tells whether a reservation's holder, an object of the kind newObject makes,
+// still exists, reading the API server: a cache a moment behind must never declare a live holder
+// gone.
+func holderExists[T client.Object](reader client.Reader, newObject func() T) ownership.HolderExists {
 	return func(ctx context.Context, h ownership.Holder) (bool, error) {
-		obj := &v1alpha1.ConnectivityService{}
+		obj := newObject()
 		err := reader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, obj)
 		if err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
-		return obj.UID == h.UID, nil
-	}
-}
-
-// tunnelHolderExists is holderExists for CloudflareTunnels.
-func tunnelHolderExists(reader client.Reader) ownership.HolderExists {
-	return func(ctx context.Context, h ownership.Holder) (bool, error) {
-		obj := &v1alpha1.CloudflareTunnel{}
-		err := reader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, obj)
-		if err != nil {
-			return false, client.IgnoreNotFound(err)
-		}
-		return obj.UID == h.UID, nil
+		return obj.GetUID() == h.UID, nil
 	}
 }
 

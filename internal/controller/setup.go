@@ -104,7 +104,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			Client:    mgr.GetClient(),
 			Reader:    mgr.GetAPIReader(),
 			Namespace: cfg.ReservationNamespace,
-			Exists:    holderExists(mgr.GetAPIReader()),
+			Exists:    holderExists(mgr.GetAPIReader(), func() *v1alpha1.ConnectivityService { return &v1alpha1.ConnectivityService{} }),
 		},
 		reporter: reporter{Recorder: mgr.GetEventRecorder("connectivityservice-controller")},
 		DNS:      cfg.DNS,
@@ -121,7 +121,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			Client:    mgr.GetClient(),
 			Reader:    mgr.GetAPIReader(),
 			Namespace: cfg.ReservationNamespace,
-			Exists:    tunnelHolderExists(mgr.GetAPIReader()),
+			Exists:    holderExists(mgr.GetAPIReader(), func() *v1alpha1.CloudflareTunnel { return &v1alpha1.CloudflareTunnel{} }),
 		},
 		HealthPollInterval: cmp.Or(cfg.TunnelHealthPoll, DefaultTunnelHealthPoll),
 	}

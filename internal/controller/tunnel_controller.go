@@ -175,9 +175,7 @@ func copyTunnelStatus(dst, src client.Object) {
 // account verified this token before any tunnel call, so a 403 here is the missing permission.
 func (r *CloudflareTunnelReconciler) apiFailure(ctx context.Context, obj *v1alpha1.CloudflareTunnel, err error) (ctrl.Result, error) {
 	if apiErr, ok := errors.AsType[*cloudflare.APIError](err); ok && apiErr.StatusCode == http.StatusForbidden {
-		r.stall(obj, v1alpha1.ReasonPermissionDenied, fmt.Sprintf(
-			"the API token lacks a permission: grant it %q on the account (%s)", tunnelPermission, cloudflare.Cause(err)))
-		return ctrl.Result{RequeueAfter: credentialsRetry}, nil
+		return r.permissionDenied(obj, err, tunnelPermission), nil
 	}
 	return r.reporter.apiFailure(ctx, obj, err, tunnelPermission)
 }

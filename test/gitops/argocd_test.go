@@ -8,46 +8,64 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
-	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 )
 
-var update = flag.Bool("update", false, "rewrite gitops/argocd/argocd-cm.yaml from gitops/argocd/health.lua")
+var update = flag.Bool("update", false, "rewrite gitops/argocd/argocd-cm.yaml from "+
+	"gitops/argocd/resource_customizations/connectivity.workersvpc.dev/_/health.lua")
 
-// wantMessage says what hs.message must be for one fixture.
-type wantMessage func(obj *unstructured.Unstructured) string
+// healthTests is health_test.yaml in the format of Argo CD's resource_customizations
+// (TestStructure in argo-cd util/lua/health_test.go): the cases that Argo CD's own harness runs
+// once the directory is contributed upstream.
+type healthTests struct {
+	Tests []healthTestCase `json:"tests"`
+}
 
-// conditionMessage expects the message of the fixture's condition of this type.
-func conditionMessage(condType string) wantMessage {
-	return func(obj *unstructured.Unstructured) string {
-		conds, _, err := unstructured.NestedSlice(obj.Object, "status", "conditions")
-		Expect(err).NotTo(HaveOccurred())
-		for _, c := range conds {
-			if cond, _ := c.(map[string]any); cond["type"] == condType {
-				return cond["message"].(string)
-			}
-		}
-		Fail("the fixture has no " + condType + " condition")
-		return ""
+// healthTestCase is one case: the exact health, message included, for the object at InputPath.
+type healthTestCase struct {
+	HealthStatus health `json:"healthStatus"`
+	InputPath    string `json:"inputPath"`
+}
+
+// readHealthTests reads health_test.yaml strictly: Argo CD's harness decodes it leniently, so a
+// misspelt field would silently leave an expectation empty there.
+func readHealthTests() ([]healthTestCase, error) {
+	file := filepath.Join(customizationDir, "health_test.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
 	}
+	var tests healthTests
+	if err := yaml.UnmarshalStrict(data, &tests); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(tests.Tests) == 0 {
+		return nil, fmt.Errorf("%s has no tests", file)
+	}
+	return tests.Tests, nil
 }
 
-// literal expects a message the script makes itself.
-func literal(message string) wantMessage {
-	return func(*unstructured.Unstructured) string { return message }
+// healthTestEntries makes one table entry per case of health_test.yaml, named by its inputPath
+// as Argo CD names its subtests.
+func healthTestEntries(cases []healthTestCase) []TableEntry {
+	entries := make([]TableEntry, 0, len(cases))
+	for _, c := range cases {
+		entries = append(entries, Entry(c.InputPath, c))
+	}
+	return entries
 }
 
-// behind expects the message for a generation the operator has not observed yet.
-func behind(generation, observed int) wantMessage {
-	return literal(fmt.Sprintf("Waiting for the operator to observe generation %d (last observed: %d)",
-		generation, observed))
+// inputKind is the kind an input is named after: testdata/<lowercase kind>-<case>.yaml.
+func inputKind(inputPath string) string {
+	kind, _, _ := strings.Cut(strings.TrimPrefix(inputPath, "testdata/"), "-")
+	return kind
 }
 
 // What the script says of an object without conditions: the wording depends on obj.kind.
@@ -58,153 +76,44 @@ const (
 	waitingForOtherKind   = "Waiting for the operator to reconcile the object"
 )
 
-// fixtureCase is one fixture with what Argo CD (the Lua check) and kstatus (Flux, kubectl wait)
-// must make of it. Where they differ, the comment says why.
-type fixtureCase struct {
-	path        string
-	argo        string
-	message     wantMessage
-	kstatus     kstatus.Status
-	description string
-}
-
-var serviceCases = []fixtureCase{
-	// kstatus cannot tell a new object from one without conditions: see gitops/README.md.
-	{"no-status", progressing, literal(waitingForService), kstatus.CurrentStatus, "no status yet"},
-	{"no-conditions", progressing, literal(waitingForService), kstatus.InProgressStatus,
-		"observedGeneration -1, no conditions"},
-	{"progressing", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/Progressing"},
-	{"account-not-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/AccountNotReady"},
-	{"rate-limited", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/RateLimited"},
-	{"api-error", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/APIError"},
-	{"credentials-not-found", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Reconciling/CredentialsNotFound"},
-	{"tunnel-not-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Reconciling/TunnelNotReady (tunnelRef without a tunnel id yet)"},
-	{"ready", healthy, conditionMessage("Ready"), kstatus.CurrentStatus, "Ready, generation observed"},
-	{"ready-generation-behind", progressing, behind(4, 3), kstatus.InProgressStatus,
-		"Ready, but observedGeneration behind"},
-	{"stalled-name-conflict", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/NameConflict"},
-	{"stalled-ownership-unknown", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/OwnershipUnknown"},
-	// kstatus reads Ready=False as InProgress; the operator always sets Stalled with a terminal reason.
-	{"ready-false-tunnel-not-found", degraded, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Ready=False/TunnelNotFound without Stalled"},
-	{"stale-stall-after-spec-update", progressing, behind(3, 2), kstatus.InProgressStatus,
-		"Stalled for an older generation"},
-	// kstatus reports any object with a deletionTimestamp as Terminating; Argo CD shows "Pending
-	// deletion" without running the script, which still has an answer for other callers.
-	{"deleting", progressing, conditionMessage("Ready"), kstatus.TerminatingStatus, "Reconciling/Deleting"},
-	{"stalled-credentials-not-found-on-delete", degraded, conditionMessage("Stalled"), kstatus.TerminatingStatus,
-		"Stalled/CredentialsNotFound on delete"},
-}
-
-// tunnelCases follow a CloudflareTunnel from its first reconcile (no tunnel, then a tunnel whose
-// connector is not available or not healthy yet) to Connected, and through its deletion, which
-// waits for the services that route through the tunnel.
-var tunnelCases = []fixtureCase{
-	{"no-status", progressing, literal(waitingForTunnel), kstatus.CurrentStatus, "no status yet"},
-	{"no-conditions", progressing, literal(waitingForTunnel), kstatus.InProgressStatus,
-		"observedGeneration -1, no conditions"},
-	{"account-not-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/AccountNotReady"},
-	{"connector-unavailable", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Reconciling/ConnectorUnavailable before the first Ready"},
-	{"tunnel-degraded", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/TunnelDegraded"},
-	{"connected", healthy, conditionMessage("Ready"), kstatus.CurrentStatus, "Ready/Connected, generation observed"},
-	{"connected-generation-behind", progressing, behind(3, 2), kstatus.InProgressStatus,
-		"Connected, but observedGeneration behind"},
-	// The connector's pods went away after Ready: the generation is observed, the tunnel is not Ready.
-	{"connector-unavailable-after-ready", progressing, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Reconciling/ConnectorUnavailable at the observed generation"},
-	{"rate-limited", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/RateLimited"},
-	{"api-error", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/APIError"},
-	{"stalled-name-conflict", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/NameConflict"},
-	{"stalled-invalid-spec", degraded, conditionMessage("Stalled"), kstatus.FailedStatus, "Stalled/InvalidSpec"},
-	{"stalled-permission-denied", degraded, conditionMessage("Stalled"), kstatus.FailedStatus,
-		"Stalled/PermissionDenied"},
-	// kstatus reads Ready=False as InProgress; the operator always sets Stalled with a terminal reason.
-	{"ready-false-name-conflict", degraded, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Ready=False/NameConflict without Stalled"},
-	{"stale-stall-after-spec-update", progressing, behind(3, 2), kstatus.InProgressStatus,
-		"Stalled for an older generation"},
-	{"tunnel-in-use", progressing, conditionMessage("Ready"), kstatus.TerminatingStatus,
-		"Reconciling/TunnelInUse on delete"},
-	{"deleting", progressing, conditionMessage("Ready"), kstatus.TerminatingStatus, "Reconciling/Deleting"},
-	{"stalled-credentials-not-found-on-delete", degraded, conditionMessage("Stalled"), kstatus.TerminatingStatus,
-		"Stalled/CredentialsNotFound on delete"},
-}
-
-var accountCases = []fixtureCase{
-	{"no-status", progressing, literal(waitingForCredentials), kstatus.CurrentStatus, "no status yet"},
-	{"secret-not-found", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/SecretNotFound"},
-	{"rate-limited", progressing, conditionMessage("Ready"), kstatus.InProgressStatus, "Reconciling/RateLimited"},
-	{"verified", healthy, conditionMessage("Ready"), kstatus.CurrentStatus, "Verified, generation observed"},
-	{"verified-generation-behind", progressing, behind(3, 2), kstatus.InProgressStatus,
-		"Verified, but observedGeneration behind"},
-	{"stalled-credentials-invalid", degraded, conditionMessage("Stalled"), kstatus.FailedStatus,
-		"Stalled/CredentialsInvalid"},
-	{"ready-false-permission-denied", degraded, conditionMessage("Ready"), kstatus.InProgressStatus,
-		"Ready=False/PermissionDenied without Stalled"},
-}
-
-// fixtureTable lists the cases of every kind, all run through the one health.lua; the account
-// cases apply to both account kinds.
-var fixtureTable = []struct {
-	kind  string
-	cases []fixtureCase
-}{
-	{"ConnectivityService", serviceCases},
-	{"CloudflareTunnel", tunnelCases},
-	{"CloudflareAccount", accountCases},
-	{"ClusterCloudflareAccount", accountCases},
-}
-
-// fixturePath is where a kind's fixture lives under testdata.
-func fixturePath(kind string, c fixtureCase) string {
-	return filepath.Join(strings.ToLower(kind), c.path+".yaml")
-}
-
-// fixtureEntries makes the table entries: every case of every kind.
-func fixtureEntries() []TableEntry {
-	var entries []TableEntry
-	for _, k := range fixtureTable {
-		for _, c := range k.cases {
-			entries = append(entries, Entry(k.kind+": "+c.description, k.kind, fixturePath(k.kind, c), c))
-		}
-	}
-	return entries
-}
-
 var _ = Describe("Argo CD health checks", func() {
-	DescribeTable("assess the operator's status like kstatus does",
-		func(kind, path string, c fixtureCase) {
-			obj := loadFixture(path)
+	cases, readErr := readHealthTests()
+
+	It("reads health_test.yaml", func() {
+		Expect(readErr).NotTo(HaveOccurred())
+	})
+
+	DescribeTable("returns the health in health_test.yaml",
+		func(c healthTestCase) {
+			obj := loadFixture(c.InputPath)
 			Expect(obj.GroupVersionKind().Group).To(Equal(apiGroup))
-			Expect(obj.GetKind()).To(Equal(kind))
+			Expect(strings.ToLower(obj.GetKind())).To(Equal(inputKind(c.InputPath)),
+				"the input's name does not start with its kind")
 
 			got, err := runHealthScript(healthScript(), obj.Object)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(got).To(Equal(health{Status: c.argo, Message: c.message(obj)}))
-
-			res, err := kstatus.Compute(obj)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(res.Status).To(Equal(c.kstatus), res.Message)
+			Expect(got).To(Equal(c.HealthStatus))
 		},
-		fixtureEntries(),
+		healthTestEntries(cases),
 	)
 
-	It("has a case for every fixture", func() {
-		listed := map[string]bool{}
-		for _, k := range fixtureTable {
-			for _, c := range k.cases {
-				listed[fixturePath(k.kind, c)] = true
-			}
+	It("has a case in health_test.yaml and a kstatus expectation for every input, and no other", func() {
+		Expect(readErr).NotTo(HaveOccurred())
+		inputs := make([]string, 0, len(cases))
+		for _, c := range cases {
+			Expect(inputs).NotTo(ContainElement(c.InputPath), "health_test.yaml lists %s twice", c.InputPath)
+			inputs = append(inputs, c.InputPath)
 		}
-		Expect(fs.WalkDir(os.DirFS("testdata"), ".", func(path string, d fs.DirEntry, err error) error {
+		var files []string
+		Expect(fs.WalkDir(os.DirFS(customizationDir), "testdata", func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
-				Expect(listed).To(HaveKey(filepath.FromSlash(path)), "testdata/%s has no case", path)
+				files = append(files, path)
 			}
 			return err
 		})).To(Succeed())
+		Expect(inputs).To(ConsistOf(files), "health_test.yaml against the files in testdata/")
+		Expect(slices.Collect(maps.Keys(kstatusInputs()))).To(ConsistOf(files),
+			"the kstatus table against the files in testdata/")
 	})
 
 	// The wildcard entry in argocd-cm.yaml also hands the script kinds it does not know (a kind
@@ -268,7 +177,7 @@ var _ = Describe("Argo CD health checks", func() {
 		}, progressing),
 	)
 
-	It("ships argocd-cm.yaml with health.lua for every kind of the group", func() {
+	It("ships argocd-cm.yaml with exactly health.lua for every kind of the group", func() {
 		cmPath := filepath.Join(argocdDir, "argocd-cm.yaml")
 		if *update {
 			Expect(os.WriteFile(cmPath, []byte(renderArgoCDConfigMap()), 0o644)).To(Succeed())
@@ -324,9 +233,9 @@ type argoCDCustomization struct {
 	HealthLua string `json:"health.lua"`
 }
 
-// renderArgoCDConfigMap writes argocd-cm.yaml: health.lua as a literal block scalar nested in the
-// resource.customizations one, whose value is the file's exact content (one final newline, kept
-// by the default "clip" chomping of both).
+// renderArgoCDConfigMap writes argocd-cm.yaml: the customization's health.lua as a literal block
+// scalar nested in the resource.customizations one, whose value is the file's exact content (one
+// final newline, kept by the default "clip" chomping of both).
 func renderArgoCDConfigMap() string {
 	var b strings.Builder
 	b.WriteString(`# Argo CD health check for connectivity-operator, for the argocd-cm ConfigMap (with the Helm chart:
@@ -335,7 +244,8 @@ func renderArgoCDConfigMap() string {
 # entry to its value instead. The entry's wildcard gives every kind of the group the same script
 # and needs Argo CD 2.6 or later (2.14 or later if other entries match the group too); for older
 # versions, see gitops/README.md.
-# Generated from gitops/argocd/health.lua: edit that, then run
+# Generated from gitops/argocd/resource_customizations/connectivity.workersvpc.dev/_/health.lua:
+# edit that, then run
 #   go test ./test/gitops/ -args -update
 apiVersion: v1
 kind: ConfigMap

@@ -28,11 +28,16 @@ const (
 // apiGroup is the group of every kind; Argo CD keys health checks by group and kind.
 const apiGroup = "connectivity.workersvpc.dev"
 
-// kinds are the operator's kinds. One script, gitops/argocd/health.lua, serves them all.
+// kinds are the operator's kinds. One script, health.lua in customizationDir, serves them all.
 var kinds = []string{"ConnectivityService", "CloudflareTunnel", "CloudflareAccount", "ClusterCloudflareAccount"}
 
-// argocdDir holds the Lua health check and the argocd-cm snippet that embeds it.
+// argocdDir holds the argocd-cm snippet for users and the health check laid out for Argo CD.
 var argocdDir = filepath.Join("..", "..", "gitops", "argocd")
+
+// customizationDir is the health check as Argo CD's repository keeps a built-in one
+// (resource_customizations/<group>/<kind>, "_" for any kind): health.lua, health_test.yaml and
+// the inputs of its cases in testdata/. It is the only copy of the script.
+var customizationDir = filepath.Join(argocdDir, "resource_customizations", apiGroup, "_")
 
 // health is what an Argo CD health script returns.
 type health struct {
@@ -42,7 +47,7 @@ type health struct {
 
 // healthScript reads the health check that serves every kind.
 func healthScript() string {
-	data, err := os.ReadFile(filepath.Join(argocdDir, "health.lua"))
+	data, err := os.ReadFile(filepath.Join(customizationDir, "health.lua"))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return string(data)
 }
@@ -149,10 +154,11 @@ func runHealthScript(script string, obj map[string]any) (health, error) {
 	return health{}, fmt.Errorf("hs.status %q is not an Argo CD health status", h.Status)
 }
 
-// loadFixture reads a YAML object from testdata as an unstructured object: integers come out as
-// int64, as in the live objects Argo CD and kstatus read.
-func loadFixture(path string) *unstructured.Unstructured {
-	data, err := os.ReadFile(filepath.Join("testdata", path))
+// loadFixture reads a YAML object, at an inputPath of health_test.yaml (relative to
+// customizationDir), as an unstructured object: integers come out as int64, as in the live
+// objects Argo CD and kstatus read.
+func loadFixture(inputPath string) *unstructured.Unstructured {
+	data, err := os.ReadFile(filepath.Join(customizationDir, filepath.FromSlash(inputPath)))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	js, err := yaml.YAMLToJSON(data)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())

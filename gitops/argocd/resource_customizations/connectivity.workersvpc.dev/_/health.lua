@@ -1,7 +1,8 @@
 -- Argo CD health check for every kind of connectivity.workersvpc.dev (connectivity-operator):
 -- ConnectivityService, CloudflareTunnel, CloudflareAccount and ClusterCloudflareAccount.
--- argocd-cm.yaml installs it once, for connectivity.workersvpc.dev/*; the little that differs by
--- kind comes from obj.kind.
+-- It serves the whole group (resource_customizations/connectivity.workersvpc.dev/_ in Argo CD, or a
+-- connectivity.workersvpc.dev/* entry in argocd-cm); the little that differs by kind comes from
+-- obj.kind.
 --
 -- The operator's conditions follow kstatus: Ready is True only when the remote state matches the
 -- spec of status.observedGeneration; Reconciling is True while work is in progress or waiting on

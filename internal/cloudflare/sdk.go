@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudflare/cloudflare-go/v6/accounts"
-	"github.com/cloudflare/cloudflare-go/v6/connectivity"
-	"github.com/cloudflare/cloudflare-go/v6/option"
-	"github.com/cloudflare/cloudflare-go/v6/user"
-	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
+	"github.com/cloudflare/cloudflare-go/v7/accounts"
+	"github.com/cloudflare/cloudflare-go/v7/connectivity"
+	"github.com/cloudflare/cloudflare-go/v7/option"
+	"github.com/cloudflare/cloudflare-go/v7/user"
+	"github.com/cloudflare/cloudflare-go/v7/zero_trust"
 )
 
 // ProductionBaseURL is Cloudflare's API, used when Config.BaseURL is empty.
@@ -55,8 +55,9 @@ type sdkClient struct {
 //
 // The SDK services are built directly from explicit options instead of cloudflare.NewClient,
 // because NewClient starts from DefaultClientOptions, which reads CLOUDFLARE_API_TOKEN,
-// CLOUDFLARE_API_KEY, CLOUDFLARE_EMAIL and CLOUDFLARE_BASE_URL from the environment: an
-// operator pod's environment must never add credentials or redirect a tenant's calls.
+// CLOUDFLARE_API_KEY, CLOUDFLARE_EMAIL, CLOUDFLARE_API_USER_SERVICE_KEY, CLOUDFLARE_BASE_URL
+// and (since v7) CLOUDFLARE_CUSTOM_HEADERS from the environment: an operator pod's environment
+// must never add credentials or headers, or redirect a tenant's calls.
 func New(cfg Config) (Client, error) {
 	if !urlSafeID.MatchString(cfg.AccountID) || len(cfg.AccountID) > maxAccountIDLen {
 		return nil, fmt.Errorf("cloudflare: %w: account id must be 1 to %d URL-safe characters", ErrInvalid, maxAccountIDLen)
@@ -77,9 +78,9 @@ func New(cfg Config) (Client, error) {
 		option.WithBaseURL(base.String()),
 		// SDK retries are off for every call. The SDK retries POST as well (a retried create
 		// can collide with its own first attempt and answer "already exists"), and it retries
-		// 429s and 5xx up to ten times by default, which burns the token's shared 5-minute
-		// budget and blocks the worker. Failures come back typed; the controller's workqueue
-		// backs off instead.
+		// connection errors, 408, 409, 429 and 5xx (twice by default in v7, ten times in v6),
+		// which burns the token's shared 5-minute budget and blocks the worker. Failures come
+		// back typed; the controller's workqueue backs off instead.
 		option.WithMaxRetries(0),
 		option.WithRequestTimeout(timeout),
 	}

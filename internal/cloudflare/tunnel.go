@@ -9,7 +9,7 @@ import (
 	"path"
 	"time"
 
-	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
+	"github.com/cloudflare/cloudflare-go/v7/zero_trust"
 )
 
 // Tunnel is a Cloudflare Tunnel (cfd_tunnel) as the operator needs it: enough to point services

@@ -18,7 +18,6 @@ package v1alpha1_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -26,26 +25,20 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	v1alpha1 "github.com/workersvpc/connectivity-operator/api/v1alpha1"
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
-// crdDir is where controller-gen writes the CRDs; the suite installs exactly these files, so a
-// marker change is only tested after `make manifests`.
-var crdDir = filepath.Join("..", "..", "config", "crd", "bases")
-
 var (
-	testEnv   *envtest.Environment
+	testEnv   *testenv.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	// crdDir is where controller-gen writes the CRDs the suite installs.
+	crdDir string
 )
 
 func TestAPIValidation(t *testing.T) {
@@ -56,22 +49,16 @@ func TestAPIValidation(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
-
-	// KUBEBUILDER_ASSETS points at the kube-apiserver, etcd and kubectl built by `make envtest`.
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{crdDir},
-		ErrorIfCRDPathMissing: true,
-	}
+	// The project's CRDs, exactly as `make manifests` wrote them: a marker change is only
+	// tested after `make manifests`.
 	var err error
-	cfg, err = testEnv.Start()
+	crdDir, err = testenv.CRDDir()
 	Expect(err).NotTo(HaveOccurred())
-	Expect(cfg).NotTo(BeNil())
-
+	testEnv, err = testenv.Start(testenv.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	cfg = testEnv.Config
 	// A direct client, without a cache, so every call reaches the API server's validation.
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	k8sClient = testEnv.Client
 })
 
 var _ = AfterSuite(func() {

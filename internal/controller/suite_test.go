@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,8 +18,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -29,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -42,6 +38,7 @@ import (
 	"github.com/workersvpc/connectivity-operator/internal/ratelimit"
 	"github.com/workersvpc/connectivity-operator/internal/secretwatch"
 	"github.com/workersvpc/connectivity-operator/internal/testutil"
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 // Suite-wide timings: a resync of seconds so drift and steady state can be seen in a test.
@@ -54,10 +51,10 @@ const (
 )
 
 var (
-	testEnv   *envtest.Environment
+	testEnv   *testenv.Environment
 	cfg       *rest.Config
 	k8s       client.Client // direct client: assertions never read the manager's cache
-	scheme    = runtime.NewScheme()
+	scheme    = testenv.NewScheme()
 	api       *cloudflaretest.Server
 	apiServer *httptest.Server
 	logs      = &syncBuffer{}
@@ -80,20 +77,13 @@ func TestControllers(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, logs)), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	// Dual-stack Services, for serviceRef with address ClusterIP.
-	testEnv.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/24,fd00:10:96::/112")
 	var err error
-	cfg, err = testEnv.Start()
+	testEnv, err = testenv.Start(testenv.Options{APIServerFlags: map[string]string{
+		// Dual-stack Services, for serviceRef with address ClusterIP.
+		"service-cluster-ip-range": "10.0.0.0/24,fd00:10:96::/112",
+	}})
 	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	cfg, k8s = testEnv.Config, testEnv.Client
 	Expect(k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNamespace}})).To(Succeed())
 
 	metricsAddr = freeAddr()

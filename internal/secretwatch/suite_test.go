@@ -11,24 +11,23 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/workersvpc/connectivity-operator/internal/secretwatch"
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 // eventTimeout bounds how long a spec waits for an event; the Watcher promises seconds.
 const eventTimeout = 10 * time.Second
 
 var (
-	testEnv   *envtest.Environment
+	testEnv   *testenv.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
 )
@@ -41,16 +40,13 @@ func TestSecretWatch(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 
-	// KUBEBUILDER_ASSETS points at the kube-apiserver and etcd built by `make envtest`. No CRDs:
-	// the Watcher only deals with Secrets.
-	testEnv = &envtest.Environment{}
+	// No CRDs: the Watcher only deals with Secrets.
 	var err error
-	cfg, err = testEnv.Start()
+	testEnv, err = testenv.Start(testenv.Options{NoProjectCRDs: true})
 	Expect(err).NotTo(HaveOccurred())
-
+	cfg = testEnv.Config
 	// The admin client that plays the user changing Secrets; it bypasses any cache.
-	k8sClient, err = client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme})
-	Expect(err).NotTo(HaveOccurred())
+	k8sClient = testEnv.Client
 })
 
 var _ = AfterSuite(func() {

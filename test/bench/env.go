@@ -12,16 +12,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/cloudflare/cloudflaretest"
 	"github.com/workersvpc/connectivity-operator/internal/ownership"
 	"github.com/workersvpc/connectivity-operator/internal/testutil"
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 const (
@@ -39,7 +38,7 @@ const (
 
 // benchEnv is the control plane, the fake API and the benchmark's clients of the control plane.
 type benchEnv struct {
-	testEnv *envtest.Environment
+	testEnv *testenv.Environment
 	k8s     client.Client
 	// watched is an informer cache of the ConnectivityServices, which readiness is polled from;
 	// stopWatching stops it.
@@ -56,18 +55,16 @@ type benchEnv struct {
 // startEnv starts envtest with the CRDs and the fake API, connects to the control plane, writes
 // an admin kubeconfig, and creates the operator namespace with the default account.
 func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
-	env := &benchEnv{testEnv: &envtest.Environment{
-		CRDDirectoryPaths:     []string{crdDir},
-		ErrorIfCRDPathMissing: true,
-	}}
 	fmt.Println("starting envtest control plane and fake Cloudflare API")
-	cfg, err := env.testEnv.Start()
+	// The CRDs of -crds only (config/crd/bases by default, relative to the working directory).
+	testEnv, err := testenv.Start(testenv.Options{NoProjectCRDs: true, CRDDirs: []string{crdDir}})
 	if err != nil {
-		return nil, fmt.Errorf("start envtest (is KUBEBUILDER_ASSETS set?): %w", err)
+		return nil, err
 	}
+	env := &benchEnv{testEnv: testEnv}
 	env.api = cloudflaretest.NewServer()
 	env.apiServer = httptest.NewServer(env.api)
-	err = env.connect(ctx, cfg)
+	err = env.connect(ctx, testEnv.Config, testEnv.Scheme)
 	if err == nil {
 		env.kubeconfig, err = writeKubeconfig(env.testEnv)
 	}
@@ -84,11 +81,7 @@ func startEnv(ctx context.Context, crdDir string) (*benchEnv, error) {
 // connect makes the benchmark's client, its cache of the objects and its /metrics client. None
 // is throttled on the client side: the benchmark's own creates and reads must never be what
 // limits a scenario.
-func (e *benchEnv) connect(ctx context.Context, cfg *rest.Config) error {
-	scheme := k8sruntime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), v1alpha1.AddToScheme(scheme)); err != nil {
-		return err
-	}
+func (e *benchEnv) connect(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
 	var err error
@@ -145,14 +138,10 @@ func (e *benchEnv) apiURL() string {
 }
 
 // writeKubeconfig writes an admin kubeconfig for the envtest API server to a temporary file.
-func writeKubeconfig(testEnv *envtest.Environment) (string, error) {
-	user, err := testEnv.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
+func writeKubeconfig(testEnv *testenv.Environment) (string, error) {
+	_, data, err := testEnv.AddAdmin("bench")
 	if err != nil {
-		return "", fmt.Errorf("add envtest user: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return "", fmt.Errorf("kubeconfig: %w", err)
+		return "", err
 	}
 	f, err := os.CreateTemp("", "bench-kubeconfig-*")
 	if err != nil {

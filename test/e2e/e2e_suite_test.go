@@ -21,14 +21,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
-	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 
 	"github.com/workersvpc/connectivity-operator/internal/testutil"
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 const (
@@ -46,9 +42,9 @@ const (
 
 var (
 	paths    toolPaths
-	testEnv  *envtest.Environment
+	testEnv  *testenv.Environment
 	k8s      client.Client // admin client, for reading objects in assertions
-	scheme   = runtime.NewScheme()
+	scheme   = testenv.NewScheme()
 	admin    string // admin kubeconfig (kubectl)
 	api      *fakeAPI
 	operator installation
@@ -67,34 +63,27 @@ func TestE2E(t *testing.T) {
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
-
 	var err error
 	paths, err = findTools()
 	Expect(err).NotTo(HaveOccurred())
 	By("keeping every process's log in " + paths.artifacts)
 
 	By("starting the control plane (envtest kube-apiserver and etcd)")
-	testEnv = &envtest.Environment{BinaryAssetsDirectory: paths.assets}
 	apiServerLog, err := os.Create(filepath.Join(paths.artifacts, "kube-apiserver.log"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(apiServerLog.Close)
-	testEnv.ControlPlane.GetAPIServer().Out = apiServerLog
-	testEnv.ControlPlane.GetAPIServer().Err = apiServerLog
-	_, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred(), "start envtest; is KUBEBUILDER_ASSETS right?")
+	// No CRDs: the suite installs them with the operator's manifests, as a user would.
+	testEnv, err = testenv.Start(testenv.Options{NoProjectCRDs: true, APIServerLog: apiServerLog})
+	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
 		By("stopping the control plane")
 		Expect(testEnv.Stop()).To(Succeed())
 	})
-	adminUser, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	adminConfig, data, err := testEnv.AddAdmin("e2e-admin")
 	Expect(err).NotTo(HaveOccurred())
 	admin = filepath.Join(paths.artifacts, "admin.kubeconfig")
-	data, err := adminUser.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
 	Expect(os.WriteFile(admin, data, 0o600)).To(Succeed())
-	k8s, err = client.New(adminUser.Config(), client.Options{Scheme: scheme})
+	k8s, err = client.New(adminConfig, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
 	By("starting the fake Cloudflare API as a process")

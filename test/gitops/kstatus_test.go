@@ -2,8 +2,6 @@ package gitops_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -12,17 +10,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1alpha1 "github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/conditions"
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 const (
@@ -199,28 +196,17 @@ var clusterAccountLifecycle = lifecycle{
 var _ = Describe("kstatus on objects served by the API server", Ordered, func() {
 	var (
 		k8sClient client.Client
-		scheme    = runtime.NewScheme()
+		scheme    *runtime.Scheme
 		namespace string
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-			"set KUBEBUILDER_ASSETS to the control plane built by `make envtest`")
 		logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-		Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-		Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
-
-		testEnv := &envtest.Environment{
-			CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-			ErrorIfCRDPathMissing: true,
-		}
-		cfg, err := testEnv.Start()
+		testEnv, err := testenv.Start(testenv.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(testEnv.Stop)
-
 		// A direct client, without a cache: every read is what the API server serves now.
-		k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-		Expect(err).NotTo(HaveOccurred())
+		k8sClient, scheme = testEnv.Client, testEnv.Scheme
 
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "gitops-"}}
 		Expect(k8sClient.Create(ctx, ns)).To(Succeed())

@@ -14,8 +14,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/workersvpc/connectivity-operator/api/v1alpha1"
 	"github.com/workersvpc/connectivity-operator/internal/account"
@@ -87,12 +85,12 @@ func (s *verifiedSet) forget(key string) {
 }
 
 // reconcileAccount protects an account in use from deletion, and verifies it otherwise.
-func (v *accountVerifier) reconcileAccount(ctx context.Context, obj conditionedObject, acct *account.Account, observed *int64) (ctrl.Result, error) {
+func (v *accountVerifier) reconcileAccount(ctx context.Context, obj conditionedObject, p *patcher, acct *account.Account, observed *int64) (ctrl.Result, error) {
 	if !obj.GetDeletionTimestamp().IsZero() {
-		return v.releaseAccount(ctx, obj, acct)
+		return v.releaseAccount(ctx, obj, p, acct)
 	}
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.AccountInUseFinalizer) {
-		if err := patchMeta(ctx, v.Client, obj, copyAccountStatus, func() {
+		if err := p.meta(ctx, func() {
 			controllerutil.AddFinalizer(obj, v1alpha1.AccountInUseFinalizer)
 		}); err != nil {
 			return ctrl.Result{}, err
@@ -103,7 +101,7 @@ func (v *accountVerifier) reconcileAccount(ctx context.Context, obj conditionedO
 
 // releaseAccount lets a deleted account go once no ConnectivityService or CloudflareTunnel uses
 // it; until then they can still reach Cloudflare to delete what they made.
-func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObject, acct *account.Account) (ctrl.Result, error) {
+func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObject, p *patcher, acct *account.Account) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.AccountInUseFinalizer) {
 		return ctrl.Result{}, nil
 	}
@@ -130,33 +128,10 @@ func (v *accountVerifier) releaseAccount(ctx context.Context, obj conditionedObj
 		v.Secrets.Untrack(acct.Ref.String())
 	}
 	v.verified.forget(acct.Ref.String())
-	err := patchMeta(ctx, v.Client, obj, copyAccountStatus, func() {
+	err := p.meta(ctx, func() {
 		controllerutil.RemoveFinalizer(obj, v1alpha1.AccountInUseFinalizer)
 	})
 	return ctrl.Result{}, client.IgnoreNotFound(err)
-}
-
-// accountOfTunnel maps a deleted tunnel to its account object of one kind, as accountOfService.
-func accountOfTunnel(kind v1alpha1.AccountKind) handler.MapFunc {
-	return func(_ context.Context, o client.Object) []reconcile.Request {
-		ref := account.TunnelRefFor(o.(*v1alpha1.CloudflareTunnel))
-		if ref.Kind != kind {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}}
-	}
-}
-
-// accountOfService maps a deleted service to its account object of one kind, so a deleted
-// account waiting for its services is released as soon as the last one goes.
-func accountOfService(kind v1alpha1.AccountKind) handler.MapFunc {
-	return func(_ context.Context, o client.Object) []reconcile.Request {
-		ref := account.RefFor(o.(*v1alpha1.ConnectivityService))
-		if ref.Kind != kind {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}}
-	}
 }
 
 // verify checks the account's credentials and sets its conditions.
@@ -281,30 +256,11 @@ func (r *accountReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := newStatusPatcher(obj)
-	defer finishWithStatus(ctx, r.Client, patcher, obj, copyAccountStatus, &result, &retErr)
-	return r.reconcileAccount(ctx, obj, r.resolve(r.Accounts, obj), &obj.GetAccountStatus().ObservedGeneration)
+	p := newPatcher(r.Client, obj, copyAccountStatus)
+	defer p.finish(ctx, &result, &retErr)
+	return r.reconcileAccount(ctx, obj, p, r.resolve(r.Accounts, obj), &obj.GetAccountStatus().ObservedGeneration)
 }
 
 func copyAccountStatus(dst, src client.Object) {
 	*dst.(accountObject).GetAccountStatus() = *src.(accountObject).GetAccountStatus().DeepCopy()
-}
-
-// accountsOfSecret maps a Secret event to requests for the accounts (of list's kind) that read it.
-func accountsOfSecret(c client.Reader, list client.ObjectList) handler.MapFunc {
-	return func(ctx context.Context, secret client.Object) []reconcile.Request {
-		key := types.NamespacedName{Namespace: secret.GetNamespace(), Name: secret.GetName()}.String()
-		list := list.DeepCopyObject().(client.ObjectList)
-		if err := c.List(ctx, list, client.MatchingFields{indexSecret: key}); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Failed to list accounts of Secret", "secret", key)
-			return nil
-		}
-		items, _ := meta.ExtractList(list)
-		reqs := make([]reconcile.Request, 0, len(items))
-		for _, item := range items {
-			o := item.(client.Object)
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}})
-		}
-		return reqs
-	}
 }

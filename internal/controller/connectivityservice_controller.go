@@ -62,11 +62,11 @@ func (r *ConnectivityServiceReconciler) Reconcile(ctx context.Context, req ctrl.
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := newStatusPatcher(obj)
-	defer finishWithStatus(ctx, r.Client, patcher, obj, copyServiceStatus, &result, &retErr)
+	s := &serviceScope{obj: obj, patch: newPatcher(r.Client, obj, copyServiceStatus)}
+	defer s.patch.finish(ctx, &result, &retErr)
 
 	if !obj.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, obj)
+		return r.reconcileDelete(ctx, s)
 	}
 	if suspended(obj) {
 		return ctrl.Result{}, nil
@@ -75,32 +75,33 @@ func (r *ConnectivityServiceReconciler) Reconcile(ctx context.Context, req ctrl.
 	// The finalizer is written with the first record that a remote write may happen (the create
 	// intent, or a claimed service id), never later: an object released without it has nothing
 	// in Cloudflare to delete.
-	return r.reconcileNormal(ctx, obj, patcher)
+	return r.reconcileNormal(ctx, s)
 }
 
 // reconcileNormal connects to the object's account, then creates or converges the service.
-func (r *ConnectivityServiceReconciler) reconcileNormal(ctx context.Context, obj *v1alpha1.ConnectivityService, patcher *statusPatcher) (ctrl.Result, error) {
-	conn, res, err := r.connect(ctx, obj)
+func (r *ConnectivityServiceReconciler) reconcileNormal(ctx context.Context, s *serviceScope) (ctrl.Result, error) {
+	conn, res, err := r.connect(ctx, s.obj)
 	if conn == nil {
 		return res, err
 	}
-	obj.Status.AccountID = conn.acct.AccountID
-	defer handledRequest(obj)
-	ctx, res, ok, err := r.resolveTunnelRefs(ctx, obj, conn.acct.AccountID)
+	s.conn = conn
+	s.obj.Status.AccountID = s.accountID()
+	defer handledRequest(s.obj)
+	ctx, res, ok, err := r.resolveTunnelRefs(ctx, s.obj, s.accountID())
 	if !ok {
 		return res, err
 	}
-	ctx, res, ok, err = r.resolveServiceRef(ctx, obj)
+	ctx, res, ok, err = r.resolveServiceRef(ctx, s.obj)
 	if !ok {
 		return res, err
 	}
-	if observing(obj) {
-		return r.reconcileObserve(ctx, obj, conn)
+	if observing(s.obj) {
+		return r.reconcileObserve(ctx, s)
 	}
-	if id := recordedID(obj); id != "" {
-		return r.reconcileRecorded(ctx, obj, conn, patcher, id)
+	if id := recordedID(s.obj); id != "" {
+		return r.reconcileRecorded(ctx, s, id)
 	}
-	return r.reconcileCreate(ctx, obj, conn, patcher)
+	return r.reconcileCreate(ctx, s)
 }
 
 // connect resolves the object's account and credentials; see dialer.connect.
@@ -118,11 +119,6 @@ func (r *ConnectivityServiceReconciler) resync() ctrl.Result {
 func jittered(interval time.Duration) ctrl.Result {
 	jitter := time.Duration(rand.Int64N(int64(interval)/10 + 1))
 	return ctrl.Result{RequeueAfter: interval + jitter}
-}
-
-// patchMeta changes the object's metadata; see patchMeta.
-func (r *ConnectivityServiceReconciler) patchMeta(ctx context.Context, obj *v1alpha1.ConnectivityService, mutate func()) error {
-	return patchMeta(ctx, r.Client, obj, copyServiceStatus, mutate)
 }
 
 func copyServiceStatus(dst, src client.Object) {

@@ -52,48 +52,47 @@ func observing(obj *v1alpha1.ConnectivityService) bool {
 
 // reconcileObserve mirrors the service into status and never writes to Cloudflare: the service is
 // the one the service-id annotation names, or the one of the spec's name.
-func (r *ConnectivityServiceReconciler) reconcileObserve(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection) (ctrl.Result, error) {
-	svc, err := r.observed(ctx, obj, conn)
+func (r *ConnectivityServiceReconciler) reconcileObserve(ctx context.Context, s *serviceScope) (ctrl.Result, error) {
+	svc, err := r.observed(ctx, s)
 	if errors.Is(err, cloudflare.ErrNotFound) {
-		obj.Status.ServiceID, obj.Status.CreatedAt, obj.Status.UpdatedAt, obj.Status.Host = "", nil, nil, nil
-		conditions.MarkReconciling(obj, v1alpha1.ReasonNotFound, fmt.Sprintf(
+		s.obj.Status.ServiceID, s.obj.Status.CreatedAt, s.obj.Status.UpdatedAt, s.obj.Status.Host = "", nil, nil, nil
+		conditions.MarkReconciling(s.obj, v1alpha1.ReasonNotFound, fmt.Sprintf(
 			"no Cloudflare service %s exists in account %s to observe; it is looked for again every resync",
-			observeTarget(obj), conn.acct.AccountID))
+			observeTarget(s.obj), s.accountID()))
 		return r.resync(), nil
 	}
 	if err != nil {
-		return r.apiFailure(ctx, obj, err)
+		return r.apiFailure(ctx, s.obj, err)
 	}
-	obj.Status.ServiceID = svc.ID
-	obj.Status.UpdatedAt = timePtr(svc.UpdatedAt)
-	if obj.Status.CreatedAt == nil {
-		obj.Status.CreatedAt = timePtr(svc.CreatedAt)
+	s.obj.Status.ServiceID = svc.ID
+	s.obj.Status.UpdatedAt = timePtr(svc.UpdatedAt)
+	if s.obj.Status.CreatedAt == nil {
+		s.obj.Status.CreatedAt = timePtr(svc.CreatedAt)
 	}
-	obj.Status.Host = sentHost(svc)
+	s.obj.Status.Host = sentHost(svc)
 	message := "Cloudflare service " + svc.ID + " observed; it matches the spec"
-	if !servicespec.Equal(desiredBody(ctx, obj), svc) {
+	if !servicespec.Equal(desiredBody(ctx, s.obj), svc) {
 		message = "Cloudflare service " + svc.ID + " observed; it differs from the spec, and Observe never changes it (status.host shows it)"
 	}
-	conditions.MarkReady(obj, v1alpha1.ReasonObserved, message)
-	obj.Status.ObservedGeneration = obj.Generation
+	ready(s.obj, v1alpha1.ReasonObserved, message)
 	return r.resync(), nil
 }
 
 // observed reads the observed service: by the service-id annotation with a GET, or by name from
 // the account's shared list (fresh when a reconcile was requested).
-func (r *ConnectivityServiceReconciler) observed(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection) (cloudflare.Service, error) {
-	if id := obj.Annotations[v1alpha1.AnnotationServiceID]; id != "" {
-		got, err := conn.cl.Get(ctx, id)
+func (r *ConnectivityServiceReconciler) observed(ctx context.Context, s *serviceScope) (cloudflare.Service, error) {
+	if id := s.obj.Annotations[v1alpha1.AnnotationServiceID]; id != "" {
+		got, err := s.conn.cl.Get(ctx, id)
 		if err != nil {
 			return cloudflare.Service{}, err
 		}
 		return *got, nil
 	}
 	maxAge := r.ResyncInterval
-	if reconcileRequested(obj) {
+	if reconcileRequested(s.obj) {
 		maxAge = 0
 	}
-	svc, found, err := r.Inventory.ByName(ctx, conn.acct.AccountID, conn.cl, servicespec.Name(obj), maxAge)
+	svc, found, err := r.Inventory.ByName(ctx, s.accountID(), s.conn.cl, servicespec.Name(s.obj), maxAge)
 	if err == nil && !found {
 		err = cloudflare.ErrNotFound
 	}

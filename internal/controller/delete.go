@@ -19,59 +19,56 @@ import (
 // Orphan), gives up the object's name reservations, and then releases the object. It deletes only
 // a recorded id, as the holder of the name: an intent alone never leads to a delete. It never
 // hangs silently: missing credentials show as a condition that names both ways out.
-func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, obj *v1alpha1.ConnectivityService) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+func (r *ConnectivityServiceReconciler) reconcileDelete(ctx context.Context, s *serviceScope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s.obj, v1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	id := recordedID(obj)
-	_, pendingCreate := obj.Annotations[v1alpha1.AnnotationCreateIntent]
-	if obj.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || observing(obj) || (id == "" && !pendingCreate) {
-		if id != "" {
-			r.Recorder.Eventf(obj, nil, "Normal", "Orphaned", "Delete",
-				"Left Cloudflare service %s in place (deletionPolicy: Orphan)", id)
-		}
-		return ctrl.Result{}, r.releaseObject(ctx, obj)
+	id := recordedID(s.obj)
+	if releaseOnly(s.obj, s.obj.Spec.DeletionPolicy, id) || observing(s.obj) {
+		r.orphaned(s.obj, "service", id)
+		return ctrl.Result{}, r.releaseObject(ctx, s)
 	}
-	conditions.MarkReconciling(obj, v1alpha1.ReasonDeleting, "deleting the Cloudflare service")
-	conn, err := r.connectForDelete(ctx, account.RefFor(obj))
+	conditions.MarkReconciling(s.obj, v1alpha1.ReasonDeleting, "deleting the Cloudflare service")
+	conn, err := r.connectForDelete(ctx, account.RefFor(s.obj))
 	if err != nil {
-		return r.deleteBlocked(obj, err)
+		return r.deleteBlocked(s.obj, err)
 	}
+	s.conn = conn
 	if id == "" {
-		proven, err := r.provenByIntent(ctx, obj, conn)
+		proven, err := r.provenByIntent(ctx, s)
 		if err != nil {
-			return r.apiFailure(ctx, obj, err)
+			return r.apiFailure(ctx, s.obj, err)
 		}
 		if proven == "" {
-			return ctrl.Result{}, r.releaseObject(ctx, obj)
+			return ctrl.Result{}, r.releaseObject(ctx, s)
 		}
 		id = proven
 	}
 	// The reservation of the id may be gone after a restore: take it again; another live
 	// object holding it stops the delete.
-	if res, held, err := r.reserveID(ctx, obj, conn.acct.AccountID, id); !held {
+	if res, held, err := r.reserveID(ctx, s, id); !held {
 		return res, err
 	}
-	if !r.Inventory.WasDeleted(conn.acct.AccountID, id) {
+	if !r.Inventory.WasDeleted(s.accountID(), id) {
 		ctrl.LoggerFrom(ctx).Info("Deleting Cloudflare service", "serviceID", id)
-		if err := conn.cl.Delete(ctx, id); err != nil {
-			return r.apiFailure(ctx, obj, err)
+		if err := s.conn.cl.Delete(ctx, id); err != nil {
+			return r.apiFailure(ctx, s.obj, err)
 		}
-		r.Inventory.Deleted(conn.acct.AccountID, id)
-		r.Recorder.Eventf(obj, nil, "Normal", "Deleted", "Delete", "Deleted Cloudflare service %s", id)
+		r.Inventory.Deleted(s.accountID(), id)
+		r.Recorder.Eventf(s.obj, nil, "Normal", "Deleted", "Delete", "Deleted Cloudflare service %s", id)
 	}
-	return ctrl.Result{}, r.releaseObject(ctx, obj)
+	return ctrl.Result{}, r.releaseObject(ctx, s)
 }
 
 // provenByIntent settles a create whose outcome is unknown on deletion: the service it is proven
 // to have made is recorded (and then deleted); a service of the name without proof is left in
 // place with a warning. It returns the recorded id, or "" when there is nothing to delete.
-func (r *ConnectivityServiceReconciler) provenByIntent(ctx context.Context, obj *v1alpha1.ConnectivityService, conn *connection) (string, error) {
-	intent := ownership.ParseIntent(obj.Annotations[v1alpha1.AnnotationCreateIntent])
+func (r *ConnectivityServiceReconciler) provenByIntent(ctx context.Context, s *serviceScope) (string, error) {
+	intent := ownership.ParseIntent(s.obj.Annotations[v1alpha1.AnnotationCreateIntent])
 	if intent.Name == "" {
 		return "", nil
 	}
-	found, err := conn.cl.FindByName(ctx, intent.Name)
+	found, err := s.conn.cl.FindByName(ctx, intent.Name)
 	if errors.Is(err, cloudflare.ErrNotFound) {
 		return "", nil
 	}
@@ -79,7 +76,7 @@ func (r *ConnectivityServiceReconciler) provenByIntent(ctx context.Context, obj 
 		return "", err
 	}
 	// Proof needs the name's reservation too: another object holding it made that service.
-	err = r.Reservations.Reserve(ctx, serviceKey(conn.acct.AccountID, intent.Name), holderOf(obj))
+	err = r.Reservations.Reserve(ctx, serviceKey(s.accountID(), intent.Name), holderOf(s.obj))
 	if _, held := ownership.IsHeld(err); !held && err != nil {
 		return "", err
 	}
@@ -88,11 +85,11 @@ func (r *ConnectivityServiceReconciler) provenByIntent(ctx context.Context, obj 
 		id = ownership.ToDelete("", &intent, found)
 	}
 	if id == "" {
-		r.Recorder.Eventf(obj, nil, "Warning", v1alpha1.ReasonOwnershipUnknown, "Delete",
+		r.Recorder.Eventf(s.obj, nil, "Warning", v1alpha1.ReasonOwnershipUnknown, "Delete",
 			"Left Cloudflare service %s named %q in place: nothing proves this object created it", found.ID, found.Name)
 		return "", nil
 	}
-	return id, r.record(ctx, obj, id)
+	return id, r.record(ctx, s, id)
 }
 
 // deleteBlocked reports why the service cannot be deleted for want of an account or credentials.
@@ -107,13 +104,28 @@ func (r *ConnectivityServiceReconciler) deleteBlocked(obj *v1alpha1.Connectivity
 
 // releaseObject gives up the object's name reservations and removes the finalizer, letting
 // Kubernetes delete the object. An object already gone was released by an earlier pass.
-func (r *ConnectivityServiceReconciler) releaseObject(ctx context.Context, obj *v1alpha1.ConnectivityService) error {
-	if err := r.Reservations.ReleaseAll(ctx, holderOf(obj), ""); err != nil {
+func (r *ConnectivityServiceReconciler) releaseObject(ctx context.Context, s *serviceScope) error {
+	if err := r.Reservations.ReleaseAll(ctx, holderOf(s.obj), ""); err != nil {
 		return err
 	}
-	if err := r.removeExports(ctx, obj, ""); err != nil {
+	if err := r.removeExports(ctx, s.obj, ""); err != nil {
 		return err
 	}
-	err := r.patchMeta(ctx, obj, func() { controllerutil.RemoveFinalizer(obj, v1alpha1.Finalizer) })
+	err := s.patch.meta(ctx, func() { controllerutil.RemoveFinalizer(s.obj, v1alpha1.Finalizer) })
 	return client.IgnoreNotFound(err)
+}
+
+// releaseOnly tells whether deleting obj lets it go without a Cloudflare call: its policy is
+// Orphan, or it never recorded an id nor started a create.
+func releaseOnly(obj client.Object, policy v1alpha1.DeletionPolicy, id string) bool {
+	_, pendingCreate := obj.GetAnnotations()[v1alpha1.AnnotationCreateIntent]
+	return policy == v1alpha1.DeletionPolicyOrphan || (id == "" && !pendingCreate)
+}
+
+// orphaned records that a deletion left the recorded remote object (a "service" or "tunnel") in
+// place.
+func (rep reporter) orphaned(obj client.Object, what, id string) {
+	if id != "" {
+		rep.Recorder.Eventf(obj, nil, "Normal", "Orphaned", "Delete", "Left Cloudflare %s %s in place (deletionPolicy: Orphan)", what, id)
+	}
 }

@@ -134,6 +134,13 @@ func readyNow(obj conditionedObject, observedGeneration int64) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && observedGeneration == obj.GetGeneration()
 }
 
+// ready records success for the object's current generation: Ready, and status.observedGeneration
+// with it, so that kstatus reads the object as Current.
+func ready(obj observedObject, reason, message string) {
+	conditions.MarkReady(obj, reason, message)
+	obj.SetObservedGeneration(obj.GetGeneration())
+}
+
 // stall marks a terminal failure and emits its warning event once, not on every retry. Its
 // result has no requeue on purpose: only a change of the spec, Secret or account retries.
 //

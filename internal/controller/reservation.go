@@ -38,18 +38,19 @@ func holderOf(obj *v1alpha1.ConnectivityService) ownership.Holder {
 	return ownership.Holder{UID: obj.UID, Namespace: obj.Namespace, Name: obj.Name}
 }
 
-// reserve makes obj the holder of the name, or stalls it with NameConflict naming the object
-// that holds it. held is false when the caller must stop and return res and err.
-func (r *ConnectivityServiceReconciler) reserve(ctx context.Context, obj *v1alpha1.ConnectivityService, accountID, name string) (res ctrl.Result, held bool, err error) {
-	return r.hold(ctx, obj, serviceKey(accountID, name), func(other ownership.Holder) string {
+// reserve makes the object the holder of the name in its account, or stalls it with NameConflict
+// naming the object that holds it. held is false when the caller must stop and return res and err.
+func (r *ConnectivityServiceReconciler) reserve(ctx context.Context, s *serviceScope, name string) (res ctrl.Result, held bool, err error) {
+	accountID := s.accountID()
+	return r.hold(ctx, s.obj, serviceKey(accountID, name), func(other ownership.Holder) string {
 		return fmt.Sprintf("ConnectivityService %s holds the name %q in Cloudflare account %s: choose another spec.name, or delete that object",
 			other, name, accountID)
 	})
 }
 
-// reserveID makes obj the only object that may claim the service with this id.
-func (r *ConnectivityServiceReconciler) reserveID(ctx context.Context, obj *v1alpha1.ConnectivityService, accountID, id string) (res ctrl.Result, held bool, err error) {
-	return r.hold(ctx, obj, serviceIDKey(accountID, id), func(other ownership.Holder) string {
+// reserveID makes the object the only one that may claim the service with this id.
+func (r *ConnectivityServiceReconciler) reserveID(ctx context.Context, s *serviceScope, id string) (res ctrl.Result, held bool, err error) {
+	return r.hold(ctx, s.obj, serviceIDKey(s.accountID(), id), func(other ownership.Holder) string {
 		return fmt.Sprintf("Cloudflare service %s is already managed by ConnectivityService %s: one service has one owner; "+
 			"remove the %s annotation from this object, or delete that object", id, other, v1alpha1.AnnotationServiceID)
 	})

@@ -18,72 +18,80 @@ type conditionedObject interface {
 	SetConditions([]metav1.Condition)
 }
 
-// statusPatcher writes an object's status once, at the end of a reconcile, as a merge patch
-// against the status read at its start (house style: one deferred patch, no Update-then-get).
-type statusPatcher struct {
-	before client.Object
-}
-
-func newStatusPatcher(obj client.Object) *statusPatcher {
-	return &statusPatcher{before: obj.DeepCopyObject().(client.Object)}
-}
-
-// patch sends the status changes made since the patcher was created (or last patched). The base
-// takes the object's current metadata so that only status differs. The patch carries the
-// resourceVersion the reconcile worked from: a reconcile that read a cache not yet showing a
-// newer write gets a conflict (a requeue, see requeueOnConflict) instead of overwriting it.
-func (p *statusPatcher) patch(ctx context.Context, c client.Client, obj client.Object, copyStatus func(dst, src client.Object)) error {
-	base := obj.DeepCopyObject().(client.Object)
-	copyStatus(base, p.before)
-	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	if data, err := client.MergeFrom(base).Data(obj); err == nil && string(data) == "{}" {
-		return nil // a no-op resync writes nothing
-	}
-	if err := c.Status().Patch(ctx, obj, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	p.before = obj.DeepCopyObject().(client.Object)
-	return nil
-}
-
 // conflictRetry is how soon a reconcile whose write met a newer version of the object comes back.
 const conflictRetry = time.Second
 
-// finishWithStatus writes the status at the end of a reconcile. A conflict, on the status or on an
-// earlier metadata write, means the reconcile worked from an object already out of date: it is a
-// requeue, not an error.
-func finishWithStatus(ctx context.Context, c client.Client, p *statusPatcher, obj client.Object, copyStatus func(dst, src client.Object),
-	result *ctrl.Result, retErr *error) {
-	if apierrors.IsConflict(*retErr) {
-		// A metadata write met a newer version of the object: come back to it, quietly.
-		*retErr = nil
-		if result.RequeueAfter == 0 || result.RequeueAfter > conflictRetry {
-			result.RequeueAfter = conflictRetry
-		}
+// patcher is the one way a reconcile writes the object it reconciles (house style: one deferred
+// status patch, no Update-then-get, after Cluster API's util/patch):
+//   - meta writes metadata (finalizer, annotations) at once, with optimistic locking, because
+//     ownership rests on it: two writers cannot both believe they recorded a create intent or a
+//     claim;
+//   - status writes the status changes made so far, also guarded by the resourceVersion the
+//     reconcile worked from, so a reconcile that read a cache not yet showing a newer write gets
+//     a conflict instead of overwriting it;
+//   - finish, deferred, writes the rest of the status and turns a conflict into a requeue.
+type patcher struct {
+	client client.Client
+	obj    client.Object
+	// before is the status last written (or read): status patches carry only what changed.
+	before     client.Object
+	copyStatus func(dst, src client.Object)
+}
+
+// newPatcher starts the writes of one reconcile of obj; copyStatus copies its kind's status.
+func newPatcher(c client.Client, obj client.Object, copyStatus func(dst, src client.Object)) *patcher {
+	return &patcher{client: c, obj: obj, before: obj.DeepCopyObject().(client.Object), copyStatus: copyStatus}
+}
+
+// meta applies mutate to the object's metadata and writes it. The in-memory status is kept, as
+// the status patch still has to write it.
+func (p *patcher) meta(ctx context.Context, mutate func()) error {
+	before := p.obj.DeepCopyObject().(client.Object)
+	mutate()
+	err := p.client.Patch(ctx, p.obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	p.copyStatus(p.obj, before)
+	return err
+}
+
+// status writes the status changes made since the last write. The base takes the object's current
+// metadata so that only status differs; a no-op resync writes nothing.
+func (p *patcher) status(ctx context.Context) error {
+	base := p.obj.DeepCopyObject().(client.Object)
+	p.copyStatus(base, p.before)
+	if data, err := client.MergeFrom(base).Data(p.obj); err == nil && string(data) == "{}" {
+		return nil
 	}
-	err := p.patch(ctx, c, obj, copyStatus)
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if err := p.client.Status().Patch(ctx, p.obj, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	p.before = p.obj.DeepCopyObject().(client.Object)
+	return nil
+}
+
+// finish writes the status at the end of a reconcile. A conflict, on the status or on an earlier
+// metadata write, means the reconcile worked from an object already out of date: it is a
+// requeue, not an error.
+func (p *patcher) finish(ctx context.Context, result *ctrl.Result, retErr *error) {
+	if apierrors.IsConflict(*retErr) {
+		*retErr = nil
+		requeueSoon(result)
+	}
+	err := p.status(ctx)
 	switch {
 	case err == nil:
-	case apierrors.IsConflict(err) && *retErr == nil:
-		if result.RequeueAfter == 0 || result.RequeueAfter > conflictRetry {
-			result.RequeueAfter = conflictRetry
-		}
 	case apierrors.IsConflict(err):
+		if *retErr == nil {
+			requeueSoon(result)
+		}
 	default:
 		*retErr = kerrors.NewAggregate([]error{*retErr, err})
 	}
 }
 
-// patchMeta changes an object's metadata (finalizer, annotations) with optimistic locking, so
-// two writers cannot both believe they recorded a create intent or a claim. It keeps the
-// in-memory status, which the deferred status patch still has to write.
-func patchMeta(ctx context.Context, c client.Client, obj client.Object, copyStatus func(dst, src client.Object), mutate func()) error {
-	before := obj.DeepCopyObject().(client.Object)
-	mutate()
-	err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	copyStatus(obj, before)
-	return err
+// requeueSoon brings the object back within conflictRetry.
+func requeueSoon(result *ctrl.Result) {
+	if result.RequeueAfter == 0 || result.RequeueAfter > conflictRetry {
+		result.RequeueAfter = conflictRetry
+	}
 }

@@ -27,29 +27,29 @@ const tunnelHealthy = "healthy"
 // ensureConnector writes the connector's token Secret, Deployment, PodDisruptionBudget and egress
 // NetworkPolicy, then reports the tunnel's health: Ready needs an available connector and a
 // tunnel Cloudflare calls healthy.
-func (r *CloudflareTunnelReconciler) ensureConnector(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection, tunnel *cloudflare.Tunnel, token cloudflare.ConnectorToken) (ctrl.Result, error) {
-	obj.Status.TunnelID = tunnel.ID
-	obj.Status.TunnelStatus = tunnel.Status
-	obj.Status.Connections = int32(min(tunnel.Connections, 1<<20)) //nolint:gosec // bounded above
-	tokenHash, err := r.ensureToken(ctx, obj, conn, tunnel.ID, token)
+func (r *CloudflareTunnelReconciler) ensureConnector(ctx context.Context, s *tunnelScope, tunnel *cloudflare.Tunnel, token cloudflare.ConnectorToken) (ctrl.Result, error) {
+	s.obj.Status.TunnelID = tunnel.ID
+	s.obj.Status.TunnelStatus = tunnel.Status
+	s.obj.Status.Connections = int32(min(tunnel.Connections, 1<<20)) //nolint:gosec // bounded above
+	tokenHash, err := r.ensureToken(ctx, s, tunnel.ID, token)
 	if err != nil {
 		if _, isAPI := errors.AsType[*cloudflare.APIError](err); isAPI {
-			return r.apiFailure(ctx, obj, err)
+			return r.apiFailure(ctx, s.obj, err)
 		}
 		return ctrl.Result{}, err
 	}
-	if err := r.ensureWorkload(ctx, obj, tokenHash); err != nil {
+	if err := r.ensureWorkload(ctx, s.obj, tokenHash); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.reportHealth(ctx, obj, tunnel)
+	return r.reportHealth(ctx, s.obj, tunnel)
 }
 
 // ensureToken makes sure the connector's Secret holds the token of this tunnel and returns the
 // token's hash for the pod template. The Secret is read uncached; the token is fetched from
 // Cloudflare only when the Secret is missing or belongs to another tunnel id.
-func (r *CloudflareTunnelReconciler) ensureToken(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection, id string, token cloudflare.ConnectorToken) (string, error) {
+func (r *CloudflareTunnelReconciler) ensureToken(ctx context.Context, s *tunnelScope, id string, token cloudflare.ConnectorToken) (string, error) {
 	current := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: connector.SecretName(obj)}, current)
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: s.obj.Namespace, Name: connector.SecretName(s.obj)}, current)
 	switch {
 	case err == nil && current.Annotations[v1alpha1.AnnotationTunnelID] == id && len(current.Data[connector.TokenKey]) > 0:
 		return connector.TokenHash(string(current.Data[connector.TokenKey])), nil
@@ -57,13 +57,13 @@ func (r *CloudflareTunnelReconciler) ensureToken(ctx context.Context, obj *v1alp
 		return "", err
 	}
 	if token.IsZero() {
-		if token, err = conn.cl.TunnelToken(ctx, id); err != nil {
+		if token, err = s.conn.cl.TunnelToken(ctx, id); err != nil {
 			return "", err
 		}
 	}
-	secret := connector.Secret(obj, token.Reveal())
+	secret := connector.Secret(s.obj, token.Reveal())
 	metav1.SetMetaDataAnnotation(&secret.ObjectMeta, v1alpha1.AnnotationTunnelID, id)
-	if err := r.apply(ctx, obj, secret); err != nil {
+	if err := r.apply(ctx, s.obj, secret); err != nil {
 		return "", err
 	}
 	return connector.TokenHash(token.Reveal()), nil
@@ -121,8 +121,7 @@ func (r *CloudflareTunnelReconciler) reportHealth(ctx context.Context, obj *v1al
 			tunnel.ID, statusOrUnknown(tunnel.Status), connector.DeploymentName(obj)))
 		return ctrl.Result{RequeueAfter: r.HealthPollInterval}, nil
 	}
-	conditions.MarkReady(obj, v1alpha1.ReasonConnected, fmt.Sprintf("tunnel %s is healthy and its connector is available", tunnel.ID))
-	obj.Status.ObservedGeneration = obj.Generation
+	ready(obj, v1alpha1.ReasonConnected, fmt.Sprintf("tunnel %s is healthy and its connector is available", tunnel.ID))
 	return r.resync(), nil
 }
 

@@ -59,68 +59,69 @@ func (r *CloudflareTunnelReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := newStatusPatcher(obj)
-	defer finishWithStatus(ctx, r.Client, patcher, obj, copyTunnelStatus, &result, &retErr)
+	s := &tunnelScope{obj: obj, patch: newPatcher(r.Client, obj, copyTunnelStatus)}
+	defer s.patch.finish(ctx, &result, &retErr)
 
 	if !obj.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, obj)
+		return r.reconcileDelete(ctx, s)
 	}
 	conn, res, err := r.connect(ctx, obj, account.TunnelRefFor(obj), func(reason, message string) { r.stall(obj, reason, message) })
 	if conn == nil {
 		return res, err
 	}
-	obj.Status.AccountID = conn.acct.AccountID
-	tunnel, token, res, err := r.ensureTunnel(ctx, obj, conn)
+	s.conn = conn
+	obj.Status.AccountID = s.accountID()
+	tunnel, token, res, err := r.ensureTunnel(ctx, s)
 	if tunnel == nil {
 		return res, err
 	}
-	return r.ensureConnector(ctx, obj, conn, tunnel, token)
+	return r.ensureConnector(ctx, s, tunnel, token)
 }
 
 // ensureTunnel returns the object's tunnel: the recorded one, observed, or one created or
 // claimed now. token is set when the call that returned the tunnel carried it (a create). A nil
 // tunnel means stop and return the result and error.
-func (r *CloudflareTunnelReconciler) ensureTunnel(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection) (*cloudflare.Tunnel, cloudflare.ConnectorToken, ctrl.Result, error) {
-	id := recordedTunnelID(obj)
+func (r *CloudflareTunnelReconciler) ensureTunnel(ctx context.Context, s *tunnelScope) (*cloudflare.Tunnel, cloudflare.ConnectorToken, ctrl.Result, error) {
+	id := recordedTunnelID(s.obj)
 	if id == "" {
-		return r.createOrClaim(ctx, obj, conn)
+		return r.createOrClaim(ctx, s)
 	}
-	if spec := obj.Spec.TunnelID; spec != "" && !strings.EqualFold(spec, id) {
-		return nil, cloudflare.ConnectorToken{}, r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
+	if spec := s.obj.Spec.TunnelID; spec != "" && !strings.EqualFold(spec, id) {
+		return nil, cloudflare.ConnectorToken{}, r.stall(s.obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
 			"this object already manages tunnel %s, and spec.tunnelID names %s: one object runs one tunnel; "+
 				"create another CloudflareTunnel to adopt %s", id, spec, spec)), nil
 	}
-	tunnel, err := conn.cl.GetTunnel(ctx, id)
+	tunnel, err := s.conn.cl.GetTunnel(ctx, id)
 	switch {
-	case errors.Is(err, cloudflare.ErrNotFound) && obj.Spec.TunnelID == "":
-		res, err := r.recreate(ctx, obj, conn, id)
+	case errors.Is(err, cloudflare.ErrNotFound) && s.obj.Spec.TunnelID == "":
+		res, err := r.recreate(ctx, s, id)
 		return nil, cloudflare.ConnectorToken{}, res, err
 	case errors.Is(err, cloudflare.ErrNotFound):
-		return nil, cloudflare.ConnectorToken{}, r.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
+		return nil, cloudflare.ConnectorToken{}, r.stall(s.obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf(
 			"spec.tunnelID names tunnel %s, which does not exist in Cloudflare account %s: fix the id, or create a new object without it to have a tunnel made",
-			id, conn.acct.AccountID)), nil
-	case err != nil && obj.Status.TunnelID == id && readyNow(obj, obj.Status.ObservedGeneration):
-		return nil, cloudflare.ConnectorToken{}, observationFailed(ctx, conn.acct.AccountID, err, r.resync()), nil
+			id, s.accountID())), nil
+	case err != nil && s.obj.Status.TunnelID == id && readyNow(s.obj, s.obj.Status.ObservedGeneration):
+		return nil, cloudflare.ConnectorToken{}, observationFailed(ctx, s.accountID(), err, r.resync()), nil
 	case err != nil:
-		res, err := r.apiFailure(ctx, obj, err)
+		res, err := r.apiFailure(ctx, s.obj, err)
 		return nil, cloudflare.ConnectorToken{}, res, err
 	}
-	if obj.Annotations[v1alpha1.AnnotationTunnelID] != id {
-		return r.claim(ctx, obj, conn, tunnel, cloudflare.ConnectorToken{}, v1alpha1.ReasonAdopted)
+	if s.obj.Annotations[v1alpha1.AnnotationTunnelID] != id {
+		return r.claim(ctx, s, tunnel, cloudflare.ConnectorToken{}, v1alpha1.ReasonAdopted)
 	}
 	return tunnel, cloudflare.ConnectorToken{}, ctrl.Result{}, nil
 }
 
 // recreate handles a tunnel deleted outside the operator: the record goes, and the next pass
 // creates the tunnel again, as the spec still asks for it; the connector's token is replaced then.
-func (r *CloudflareTunnelReconciler) recreate(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection, gone string) (ctrl.Result, error) {
-	if err := r.Reservations.Release(ctx, tunnelIDKey(conn.acct.AccountID, gone), tunnelHolder(obj)); err != nil {
+func (r *CloudflareTunnelReconciler) recreate(ctx context.Context, s *tunnelScope, gone string) (ctrl.Result, error) {
+	if err := r.Reservations.Release(ctx, tunnelIDKey(s.accountID(), gone), tunnelHolder(s.obj)); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.Recorder.Eventf(obj, nil, "Normal", "Recreating", "Create", "Cloudflare tunnel %s was deleted outside the operator; creating it again", gone)
-	obj.Status.TunnelID, obj.Status.CreatedAt, obj.Status.TunnelStatus, obj.Status.Connections = "", nil, "", 0
-	conditions.MarkReconciling(obj, v1alpha1.ReasonProgressing, "the Cloudflare tunnel was deleted outside the operator; creating it again")
-	if err := r.patchMeta(ctx, obj, func() { delete(obj.Annotations, v1alpha1.AnnotationTunnelID) }); err != nil {
+	r.Recorder.Eventf(s.obj, nil, "Normal", "Recreating", "Create", "Cloudflare tunnel %s was deleted outside the operator; creating it again", gone)
+	s.obj.Status.TunnelID, s.obj.Status.CreatedAt, s.obj.Status.TunnelStatus, s.obj.Status.Connections = "", nil, "", 0
+	conditions.MarkReconciling(s.obj, v1alpha1.ReasonProgressing, "the Cloudflare tunnel was deleted outside the operator; creating it again")
+	if err := s.patch.meta(ctx, func() { delete(s.obj.Annotations, v1alpha1.AnnotationTunnelID) }); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: recordChangedRetry}, nil
@@ -147,11 +148,6 @@ func TunnelName(obj *v1alpha1.CloudflareTunnel) string {
 // resync is the result for a converged tunnel, with the same jitter as services.
 func (r *CloudflareTunnelReconciler) resync() ctrl.Result {
 	return jittered(r.ResyncInterval)
-}
-
-// patchMeta changes the object's metadata with optimistic locking, keeping the in-memory status.
-func (r *CloudflareTunnelReconciler) patchMeta(ctx context.Context, obj *v1alpha1.CloudflareTunnel, mutate func()) error {
-	return patchMeta(ctx, r.Client, obj, copyTunnelStatus, mutate)
 }
 
 func tunnelKey(accountID, name string) ownership.Key {

@@ -36,46 +36,46 @@ func (o tunnelOutcome) unpack() (*cloudflare.Tunnel, cloudflare.ConnectorToken, 
 // createOrClaim gives an object without a recorded tunnel its tunnel: the one an earlier attempt
 // is proven to have made, or a new one. Nothing happens before the object holds the name's
 // reservation, so no other object of the cluster can create or claim the name meanwhile.
-func (r *CloudflareTunnelReconciler) createOrClaim(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection) (*cloudflare.Tunnel, cloudflare.ConnectorToken, ctrl.Result, error) {
-	name := TunnelName(obj)
-	if res, held, err := r.reserve(ctx, obj, tunnelKey(conn.acct.AccountID, name), name); !held {
+func (r *CloudflareTunnelReconciler) createOrClaim(ctx context.Context, s *tunnelScope) (*cloudflare.Tunnel, cloudflare.ConnectorToken, ctrl.Result, error) {
+	name := TunnelName(s.obj)
+	if res, held, err := r.reserve(ctx, s.obj, tunnelKey(s.accountID(), name), name); !held {
 		return nil, cloudflare.ConnectorToken{}, res, err
 	}
-	intent := ownership.ParseTunnelIntent(obj.Annotations[v1alpha1.AnnotationCreateIntent])
+	intent := ownership.ParseTunnelIntent(s.obj.Annotations[v1alpha1.AnnotationCreateIntent])
 	if intent.Name == "" {
 		intent = ownership.TunnelIntent{Name: name, At: time.Now().UTC()}
 	}
-	return r.resolveName(ctx, obj, conn, intent).unpack()
+	return r.resolveName(ctx, s, intent).unpack()
 }
 
 // resolveName looks the intent's name up. No tunnel: create one. A tunnel whose connector token
 // carries a secret one of the intent's attempts sent: it is this object's, made by an attempt
 // whose reply was lost. Any other tunnel of the name is someone else's, beyond doubt, since
 // nobody else knows those secrets: it is never claimed nor touched.
-func (r *CloudflareTunnelReconciler) resolveName(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection, intent ownership.TunnelIntent) tunnelOutcome {
-	found, err := conn.cl.FindTunnelByName(ctx, intent.Name)
+func (r *CloudflareTunnelReconciler) resolveName(ctx context.Context, s *tunnelScope, intent ownership.TunnelIntent) tunnelOutcome {
+	found, err := s.conn.cl.FindTunnelByName(ctx, intent.Name)
 	if errors.Is(err, cloudflare.ErrNotFound) {
-		return r.create(ctx, obj, conn, intent)
+		return r.create(ctx, s, intent)
 	}
 	if err != nil {
-		return r.failed(ctx, obj, err)
+		return r.failed(ctx, s.obj, err)
 	}
-	token, err := conn.cl.TunnelToken(ctx, found.ID)
+	token, err := s.conn.cl.TunnelToken(ctx, found.ID)
 	if err != nil {
-		return r.failed(ctx, obj, err)
+		return r.failed(ctx, s.obj, err)
 	}
 	if _, secret, err := token.Parse(); err == nil && intent.Proven(secret) {
 		ctrl.LoggerFrom(ctx).Info("Claiming the tunnel an earlier create attempt made", "tunnelID", found.ID)
-		return toOutcome(r.claim(ctx, obj, conn, found, token, v1alpha1.ReasonCreated))
+		return toOutcome(r.claim(ctx, s, found, token, v1alpha1.ReasonCreated))
 	}
-	if err := r.clearIntent(ctx, obj); err != nil {
+	if err := r.clearIntent(ctx, s); err != nil {
 		return tunnelOutcome{err: err}
 	}
-	return tunnelOutcome{res: r.stallOwnership(obj, tunnelTakenMessage(*found, conn.acct.AccountID))}
+	return tunnelOutcome{res: r.stallOwnership(s.obj, tunnelTakenMessage(*found, s.accountID()))}
 }
 
 // create records the intent with a fresh secret, calls create once, and claims the reply.
-func (r *CloudflareTunnelReconciler) create(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection, intent ownership.TunnelIntent) tunnelOutcome {
+func (r *CloudflareTunnelReconciler) create(ctx context.Context, s *tunnelScope, intent ownership.TunnelIntent) tunnelOutcome {
 	secret := make([]byte, tunnelSecretBytes)
 	if _, err := rand.Read(secret); err != nil {
 		return tunnelOutcome{err: err}
@@ -85,54 +85,54 @@ func (r *CloudflareTunnelReconciler) create(ctx context.Context, obj *v1alpha1.C
 	if err != nil {
 		return tunnelOutcome{err: err}
 	}
-	if err := r.patchMeta(ctx, obj, func() {
-		controllerutil.AddFinalizer(obj, v1alpha1.Finalizer)
-		metav1.SetMetaDataAnnotation(&obj.ObjectMeta, v1alpha1.AnnotationCreateIntent, raw)
+	if err := s.patch.meta(ctx, func() {
+		controllerutil.AddFinalizer(s.obj, v1alpha1.Finalizer)
+		metav1.SetMetaDataAnnotation(&s.obj.ObjectMeta, v1alpha1.AnnotationCreateIntent, raw)
 	}); err != nil {
 		return tunnelOutcome{err: err}
 	}
-	ctrl.LoggerFrom(ctx).Info("Creating Cloudflare tunnel", "name", intent.Name, "account", conn.acct.AccountID, "attempt", intent.Attempt)
-	created, token, err := conn.cl.CreateTunnel(ctx, intent.Name, secret)
+	ctrl.LoggerFrom(ctx).Info("Creating Cloudflare tunnel", "name", intent.Name, "account", s.accountID(), "attempt", intent.Attempt)
+	created, token, err := s.conn.cl.CreateTunnel(ctx, intent.Name, secret)
 	switch {
 	case errors.Is(err, cloudflare.ErrNameConflict):
 		// Taken meanwhile, or by an earlier attempt of this intent: the token tells which.
-		return r.resolveName(ctx, obj, conn, intent)
+		return r.resolveName(ctx, s, intent)
 	case err != nil && !outcomeUnknown(err) && intent.Attempt == 1:
 		// A definite refusal of the only attempt: nothing was made.
-		if clearErr := r.clearIntent(ctx, obj); clearErr != nil {
+		if clearErr := r.clearIntent(ctx, s); clearErr != nil {
 			return tunnelOutcome{err: clearErr}
 		}
-		return r.failed(ctx, obj, err)
+		return r.failed(ctx, s.obj, err)
 	case err != nil:
 		// The intent stays: the next pass finds out by name whether an attempt committed.
-		return r.failed(ctx, obj, err)
+		return r.failed(ctx, s.obj, err)
 	}
-	r.Recorder.Eventf(obj, nil, "Normal", v1alpha1.ReasonCreated, "Create", "Created Cloudflare tunnel %s named %q", created.ID, created.Name)
-	return toOutcome(r.claim(ctx, obj, conn, created, token, v1alpha1.ReasonCreated))
+	r.Recorder.Eventf(s.obj, nil, "Normal", v1alpha1.ReasonCreated, "Create", "Created Cloudflare tunnel %s named %q", created.ID, created.Name)
+	return toOutcome(r.claim(ctx, s, created, token, v1alpha1.ReasonCreated))
 }
 
 // claim makes the tunnel this object's: it takes the id's reservation, then records the id in
 // metadata with the finalizer and the end of the intent, in one write, before status shows it.
-func (r *CloudflareTunnelReconciler) claim(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection, tunnel *cloudflare.Tunnel, token cloudflare.ConnectorToken, reason string) (*cloudflare.Tunnel, cloudflare.ConnectorToken, ctrl.Result, error) {
-	if res, held, err := r.reserve(ctx, obj, tunnelIDKey(conn.acct.AccountID, tunnel.ID), tunnel.ID); !held {
+func (r *CloudflareTunnelReconciler) claim(ctx context.Context, s *tunnelScope, tunnel *cloudflare.Tunnel, token cloudflare.ConnectorToken, reason string) (*cloudflare.Tunnel, cloudflare.ConnectorToken, ctrl.Result, error) {
+	if res, held, err := r.reserve(ctx, s.obj, tunnelIDKey(s.accountID(), tunnel.ID), tunnel.ID); !held {
 		return nil, cloudflare.ConnectorToken{}, res, err
 	}
-	if err := r.patchMeta(ctx, obj, func() {
-		controllerutil.AddFinalizer(obj, v1alpha1.Finalizer)
-		metav1.SetMetaDataAnnotation(&obj.ObjectMeta, v1alpha1.AnnotationTunnelID, tunnel.ID)
-		delete(obj.Annotations, v1alpha1.AnnotationCreateIntent)
+	if err := s.patch.meta(ctx, func() {
+		controllerutil.AddFinalizer(s.obj, v1alpha1.Finalizer)
+		metav1.SetMetaDataAnnotation(&s.obj.ObjectMeta, v1alpha1.AnnotationTunnelID, tunnel.ID)
+		delete(s.obj.Annotations, v1alpha1.AnnotationCreateIntent)
 	}); err != nil {
 		return nil, cloudflare.ConnectorToken{}, ctrl.Result{}, err
 	}
 	if reason == v1alpha1.ReasonAdopted {
-		r.Recorder.Eventf(obj, nil, "Normal", v1alpha1.ReasonAdopted, "Adopt", "Adopted Cloudflare tunnel %s named %q", tunnel.ID, tunnel.Name)
+		r.Recorder.Eventf(s.obj, nil, "Normal", v1alpha1.ReasonAdopted, "Adopt", "Adopted Cloudflare tunnel %s named %q", tunnel.ID, tunnel.Name)
 	}
-	obj.Status.TunnelID = tunnel.ID
-	obj.Status.CreatedAt = timePtr(tunnel.CreatedAt)
+	s.obj.Status.TunnelID = tunnel.ID
+	s.obj.Status.CreatedAt = timePtr(tunnel.CreatedAt)
 	return tunnel, token, ctrl.Result{}, nil
 }
 
-// reserve makes obj the holder of key (a tunnel name or id), or stalls it naming the holder.
+// reserve makes s.obj the holder of key (a tunnel name or id), or stalls it naming the holder.
 func (r *CloudflareTunnelReconciler) reserve(ctx context.Context, obj *v1alpha1.CloudflareTunnel, key ownership.Key, what string) (ctrl.Result, bool, error) {
 	err := r.Reservations.Reserve(ctx, key, tunnelHolder(obj))
 	if other, ok := ownership.IsHeld(err); ok {
@@ -155,11 +155,11 @@ func (r *CloudflareTunnelReconciler) failed(ctx context.Context, obj *v1alpha1.C
 	return tunnelOutcome{res: res, err: err}
 }
 
-func (r *CloudflareTunnelReconciler) clearIntent(ctx context.Context, obj *v1alpha1.CloudflareTunnel) error {
-	if _, ok := obj.Annotations[v1alpha1.AnnotationCreateIntent]; !ok {
+func (r *CloudflareTunnelReconciler) clearIntent(ctx context.Context, s *tunnelScope) error {
+	if _, ok := s.obj.Annotations[v1alpha1.AnnotationCreateIntent]; !ok {
 		return nil
 	}
-	return r.patchMeta(ctx, obj, func() { delete(obj.Annotations, v1alpha1.AnnotationCreateIntent) })
+	return s.patch.meta(ctx, func() { delete(s.obj.Annotations, v1alpha1.AnnotationCreateIntent) })
 }
 
 func toOutcome(tunnel *cloudflare.Tunnel, token cloudflare.ConnectorToken, res ctrl.Result, err error) tunnelOutcome {

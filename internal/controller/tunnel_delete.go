@@ -24,44 +24,42 @@ import (
 // stops the connector, then deletes the tunnel's connections and the tunnel (or leaves it, with
 // deletionPolicy Orphan), gives up the reservations and releases the object. It deletes only a
 // recorded tunnel, or one an intent is proven to have made.
-func (r *CloudflareTunnelReconciler) reconcileDelete(ctx context.Context, obj *v1alpha1.CloudflareTunnel) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+func (r *CloudflareTunnelReconciler) reconcileDelete(ctx context.Context, s *tunnelScope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s.obj, v1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if waiting, err := r.waitForUsers(ctx, obj); waiting || err != nil {
+	if waiting, err := r.waitForUsers(ctx, s.obj); waiting || err != nil {
 		return ctrl.Result{}, err // a service's deletion wakes the tunnel
 	}
-	id := recordedTunnelID(obj)
-	_, pendingCreate := obj.Annotations[v1alpha1.AnnotationCreateIntent]
-	if obj.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || (id == "" && !pendingCreate) {
-		if id != "" {
-			r.Recorder.Eventf(obj, nil, "Normal", "Orphaned", "Delete", "Left Cloudflare tunnel %s in place (deletionPolicy: Orphan)", id)
-		}
-		return ctrl.Result{}, r.release(ctx, obj)
+	id := recordedTunnelID(s.obj)
+	if releaseOnly(s.obj, s.obj.Spec.DeletionPolicy, id) {
+		r.orphaned(s.obj, "tunnel", id)
+		return ctrl.Result{}, r.release(ctx, s)
 	}
-	conditions.MarkReconciling(obj, v1alpha1.ReasonDeleting, "deleting the connector, then the Cloudflare tunnel")
-	if err := r.stopConnector(ctx, obj); err != nil {
+	conditions.MarkReconciling(s.obj, v1alpha1.ReasonDeleting, "deleting the connector, then the Cloudflare tunnel")
+	if err := r.stopConnector(ctx, s.obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	ref := account.TunnelRefFor(obj)
+	ref := account.TunnelRefFor(s.obj)
 	conn, err := r.connectForDelete(ctx, ref)
 	if err != nil {
-		return r.deleteBlocked(obj, ref, err)
+		return r.deleteBlocked(s.obj, ref, err)
 	}
+	s.conn = conn
 	if id == "" {
-		if id, err = r.provenByIntent(ctx, obj, conn); err != nil || id == "" {
-			return r.afterProof(ctx, obj, err)
+		if id, err = r.provenByIntent(ctx, s); err != nil || id == "" {
+			return r.afterProof(ctx, s, err)
 		}
 	}
-	if res, held, err := r.reserve(ctx, obj, tunnelIDKey(conn.acct.AccountID, id), id); !held {
+	if res, held, err := r.reserve(ctx, s.obj, tunnelIDKey(s.accountID(), id), id); !held {
 		return res, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleting Cloudflare tunnel", "tunnelID", id)
-	if err := conn.cl.DeleteTunnel(ctx, id); err != nil {
-		return r.apiFailure(ctx, obj, err)
+	if err := s.conn.cl.DeleteTunnel(ctx, id); err != nil {
+		return r.apiFailure(ctx, s.obj, err)
 	}
-	r.Recorder.Eventf(obj, nil, "Normal", "Deleted", "Delete", "Deleted Cloudflare tunnel %s", id)
-	return ctrl.Result{}, r.release(ctx, obj)
+	r.Recorder.Eventf(s.obj, nil, "Normal", "Deleted", "Delete", "Deleted Cloudflare tunnel %s", id)
+	return ctrl.Result{}, r.release(ctx, s)
 }
 
 // waitForUsers keeps the tunnel while ConnectivityServices still route through it, so their
@@ -90,37 +88,37 @@ func (r *CloudflareTunnelReconciler) stopConnector(ctx context.Context, obj *v1a
 
 // provenByIntent settles a create whose outcome is unknown on deletion: the tunnel of the intent's
 // name is deleted only when its token carries one of the intent's secrets, and is recorded first.
-func (r *CloudflareTunnelReconciler) provenByIntent(ctx context.Context, obj *v1alpha1.CloudflareTunnel, conn *connection) (string, error) {
-	intent := ownership.ParseTunnelIntent(obj.Annotations[v1alpha1.AnnotationCreateIntent])
+func (r *CloudflareTunnelReconciler) provenByIntent(ctx context.Context, s *tunnelScope) (string, error) {
+	intent := ownership.ParseTunnelIntent(s.obj.Annotations[v1alpha1.AnnotationCreateIntent])
 	if intent.Name == "" {
 		return "", nil
 	}
-	found, err := conn.cl.FindTunnelByName(ctx, intent.Name)
+	found, err := s.conn.cl.FindTunnelByName(ctx, intent.Name)
 	if errors.Is(err, cloudflare.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	token, err := conn.cl.TunnelToken(ctx, found.ID)
+	token, err := s.conn.cl.TunnelToken(ctx, found.ID)
 	if err != nil {
 		return "", err
 	}
 	if _, secret, err := token.Parse(); err != nil || !intent.Proven(secret) {
 		return "", nil
 	}
-	return found.ID, r.patchMeta(ctx, obj, func() {
-		metav1.SetMetaDataAnnotation(&obj.ObjectMeta, v1alpha1.AnnotationTunnelID, found.ID)
-		delete(obj.Annotations, v1alpha1.AnnotationCreateIntent)
+	return found.ID, s.patch.meta(ctx, func() {
+		metav1.SetMetaDataAnnotation(&s.obj.ObjectMeta, v1alpha1.AnnotationTunnelID, found.ID)
+		delete(s.obj.Annotations, v1alpha1.AnnotationCreateIntent)
 	})
 }
 
 // afterProof finishes a deletion whose intent proved no tunnel: nothing to delete.
-func (r *CloudflareTunnelReconciler) afterProof(ctx context.Context, obj *v1alpha1.CloudflareTunnel, err error) (ctrl.Result, error) {
+func (r *CloudflareTunnelReconciler) afterProof(ctx context.Context, s *tunnelScope, err error) (ctrl.Result, error) {
 	if err != nil {
-		return r.apiFailure(ctx, obj, err)
+		return r.apiFailure(ctx, s.obj, err)
 	}
-	return ctrl.Result{}, r.release(ctx, obj)
+	return ctrl.Result{}, r.release(ctx, s)
 }
 
 // deleteBlocked reports why the tunnel cannot be deleted for want of an account or credentials.
@@ -136,10 +134,10 @@ func (r *CloudflareTunnelReconciler) deleteBlocked(obj *v1alpha1.CloudflareTunne
 
 // release gives up the object's reservations and removes the finalizer; the connector's objects
 // go with the object through their owner references.
-func (r *CloudflareTunnelReconciler) release(ctx context.Context, obj *v1alpha1.CloudflareTunnel) error {
-	if err := r.Reservations.ReleaseAll(ctx, tunnelHolder(obj), ""); err != nil {
+func (r *CloudflareTunnelReconciler) release(ctx context.Context, s *tunnelScope) error {
+	if err := r.Reservations.ReleaseAll(ctx, tunnelHolder(s.obj), ""); err != nil {
 		return err
 	}
-	err := r.patchMeta(ctx, obj, func() { controllerutil.RemoveFinalizer(obj, v1alpha1.Finalizer) })
+	err := s.patch.meta(ctx, func() { controllerutil.RemoveFinalizer(s.obj, v1alpha1.Finalizer) })
 	return client.IgnoreNotFound(err)
 }

@@ -10,7 +10,7 @@ type AccountSpec struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]+$')",message="accountID must be the hexadecimal Cloudflare account id, as shown in the dashboard URL"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="accountID is immutable: create a new account object for another Cloudflare account"
-	AccountID string `json:"accountID"`
+	AccountID string `json:"accountID,omitempty"`
 
 	// rateLimit overrides the operator's default API call budget for this account's credentials.
 	// +optional
@@ -35,14 +35,15 @@ type RateLimit struct {
 
 // AccountStatus is what both account kinds report.
 type AccountStatus struct {
+	// conditions are Ready (credentials verified), Reconciling and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=32
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the Ready condition describes; -1 before the first.
 	// +optional
 	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready (credentials verified), Reconciling and Stalled.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }

@@ -12,7 +12,7 @@ type SecretReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="secretRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // CloudflareAccountSpec binds a Cloudflare account to credentials in this namespace.
@@ -21,7 +21,7 @@ type CloudflareAccountSpec struct {
 
 	// secretRef names the Secret, in this namespace, that holds the credentials.
 	// +required
-	SecretRef SecretReference `json:"secretRef"`
+	SecretRef SecretReference `json:"secretRef,omitzero"`
 }
 
 // +kubebuilder:object:root=true
@@ -44,7 +44,7 @@ type CloudflareAccount struct {
 
 	// spec names the account and its credentials.
 	// +required
-	Spec CloudflareAccountSpec `json:"spec"`
+	Spec CloudflareAccountSpec `json:"spec,omitzero"`
 
 	// status reports whether the credentials work. It defaults to {observedGeneration: -1}, so a
 	// new object reads as in progress (kstatus) before the operator has looked at it.

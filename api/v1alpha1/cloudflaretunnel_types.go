@@ -90,9 +90,9 @@ type ConnectorSpec struct {
 	// +kubebuilder:validation:items:MaxLength=256
 	ExtraArgs []string `json:"extraArgs,omitempty"`
 
-	// networkPolicy, true by default, limits the connector pods' egress to DNS, Cloudflare's edge
-	// and the origins of the services that use the tunnel: the real boundary of what Workers
-	// reach. Set false to write your own.
+	// networkPolicy limits the connector pods' egress to DNS, Cloudflare's edge and the origins
+	// of the services that use the tunnel: the real boundary of what Workers reach. True by
+	// default; set false to write your own.
 	// +optional
 	// +kubebuilder:default=true
 	NetworkPolicy *bool `json:"networkPolicy,omitempty"`
@@ -100,16 +100,26 @@ type ConnectorSpec struct {
 
 // CloudflareTunnelStatus is what the operator last observed of the tunnel and its connector.
 type CloudflareTunnelStatus struct {
-	// tunnelID is the id of the Cloudflare tunnel; services refer to the tunnel by it.
+	// conditions are Ready, Reconciling and Stalled, with kstatus meaning.
 	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=32
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// tunnelID is the id (a UUID) of the Cloudflare tunnel; services refer to the tunnel by it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=36
 	TunnelID string `json:"tunnelID,omitempty"`
 
 	// accountID is the Cloudflare account the tunnel lives in.
 	// +optional
+	// +kubebuilder:validation:MaxLength=32
 	AccountID string `json:"accountID,omitempty"`
 
 	// tunnelStatus is the API's status of the tunnel: inactive, degraded, healthy or down.
 	// +optional
+	// +kubebuilder:validation:MaxLength=32
 	TunnelStatus string `json:"tunnelStatus,omitempty"`
 
 	// connections is the number of active connections between the connector and the edge.
@@ -128,12 +138,6 @@ type CloudflareTunnelStatus struct {
 	// +optional
 	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready, Reconciling and Stalled, with kstatus meaning.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // +kubebuilder:object:root=true

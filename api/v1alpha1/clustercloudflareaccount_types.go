@@ -12,7 +12,7 @@ type ClusterSecretReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="secretRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// namespace of the Secret. Defaults to the operator's cluster resource namespace
 	// (--cluster-resource-namespace, by default the namespace the operator runs in).
@@ -28,7 +28,7 @@ type ClusterCloudflareAccountSpec struct {
 
 	// secretRef names the Secret that holds the credentials.
 	// +required
-	SecretRef ClusterSecretReference `json:"secretRef"`
+	SecretRef ClusterSecretReference `json:"secretRef,omitzero"`
 }
 
 // +kubebuilder:object:root=true
@@ -51,7 +51,7 @@ type ClusterCloudflareAccount struct {
 
 	// spec names the account and its credentials.
 	// +required
-	Spec ClusterCloudflareAccountSpec `json:"spec"`
+	Spec ClusterCloudflareAccountSpec `json:"spec,omitzero"`
 
 	// status reports whether the credentials work. It defaults to {observedGeneration: -1}, so a
 	// new object reads as in progress (kstatus) before the operator has looked at it.

@@ -74,12 +74,12 @@ type ConnectivityServiceSpec struct {
 
 	// type of traffic the service carries: http or tcp.
 	// +required
-	Type ServiceType `json:"type"`
+	Type ServiceType `json:"type,omitempty"`
 
 	// host is the private origin, reached through a Cloudflare Tunnel: an IPv4 address, an IPv6
 	// address, both (dual stack), or a hostname resolved by cloudflared.
 	// +required
-	Host ServiceHost `json:"host"`
+	Host ServiceHost `json:"host,omitzero"`
 
 	// httpPort is the origin's HTTP port (type http only). When neither httpPort nor httpsPort is
 	// set, Cloudflare uses 80 and 443; setting only one restricts the service to that scheme.
@@ -127,8 +127,8 @@ type ConnectivityServiceSpec struct {
 	// +kubebuilder:default=Manage
 	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
 
-	// suspend, when true, stops every Cloudflare call for this object (as Flux's suspend) until it
-	// is set back to false, which reconciles at once.
+	// suspend stops every Cloudflare call for this object while it is true (as Flux's suspend);
+	// setting it back to false reconciles at once.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
@@ -155,7 +155,7 @@ type Export struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z_$][A-Za-z0-9_$]*$')",message="binding must be a JavaScript identifier such as API or ORDERS_DB: letters, digits, '_' and '$', not starting with a digit"
-	Binding string `json:"binding"`
+	Binding string `json:"binding,omitempty"`
 
 	// configMapName is the ConfigMap's name; defaults to <object name>-vpc-binding.
 	// +optional
@@ -176,6 +176,7 @@ type Export struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.resolverNetwork) || has(self.hostname) || has(self.serviceRef)",message="resolverNetwork is only for hostname hosts (hostname, or serviceRef with address: Hostname); an IP host uses network"
 // +kubebuilder:validation:XValidation:rule="!has(self.serviceRef) || (has(self.serviceRef.address) && self.serviceRef.address == 'ClusterIP') || (has(self.resolverNetwork) && !has(self.network))",message="with serviceRef address: Hostname (the default), put the tunnel in resolverNetwork, not network"
 // +kubebuilder:validation:XValidation:rule="!has(self.serviceRef) || !has(self.serviceRef.address) || self.serviceRef.address != 'ClusterIP' || (has(self.network) && !has(self.resolverNetwork))",message="with serviceRef address: ClusterIP, put the tunnel in network, not resolverNetwork"
+// +kubebuilder:validation:MinProperties=1
 type ServiceHost struct {
 	// serviceRef is a Kubernetes Service in this namespace whose address and port the operator
 	// sends, and follows when they change.
@@ -231,7 +232,7 @@ type TunnelReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="tunnelRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // ResolverNetwork is the Cloudflare Tunnel whose cloudflared resolves and reaches a hostname.
@@ -275,7 +276,7 @@ type ServiceReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="!format.dns1035Label().validate(self).hasValue()",message="serviceRef.name must be a Service name: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// port of the Service, by number (its port, not targetPort) or by name. For type tcp it
 	// becomes tcpPort; for http, a port named https, numbered 443 or with appProtocol https
@@ -297,7 +298,7 @@ type ServiceReference struct {
 type TLSSettings struct {
 	// certVerificationMode is verify_full (chain and hostname), verify_ca (chain only) or disabled.
 	// +required
-	CertVerificationMode CertVerificationMode `json:"certVerificationMode"`
+	CertVerificationMode CertVerificationMode `json:"certVerificationMode,omitempty"`
 }
 
 // AccountReference points a service at a CloudflareAccount or ClusterCloudflareAccount.
@@ -312,17 +313,26 @@ type AccountReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="accountRef.name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // ConnectivityServiceStatus is what the operator last observed and did.
 type ConnectivityServiceStatus struct {
-	// serviceID is the Cloudflare service id that Workers bind to.
+	// conditions are Ready, Reconciling and Stalled, with kstatus meaning.
 	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=32
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// serviceID is the Cloudflare service id (a UUID) that Workers bind to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=36
 	ServiceID string `json:"serviceID,omitempty"`
 
 	// accountID is the Cloudflare account the service lives in.
 	// +optional
+	// +kubebuilder:validation:MaxLength=32
 	AccountID string `json:"accountID,omitempty"`
 
 	// createdAt is when Cloudflare created the service (kept from the create reply, since an
@@ -348,31 +358,30 @@ type ConnectivityServiceStatus struct {
 	// +optional
 	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready, Reconciling and Stalled, with kstatus meaning.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SentHost is an origin as Cloudflare knows it, with its tunnel and ports.
 type SentHost struct {
 	// ipv4 of the origin.
 	// +optional
+	// +kubebuilder:validation:MaxLength=15
 	IPv4 string `json:"ipv4,omitempty"`
 	// ipv6 of the origin.
 	// +optional
+	// +kubebuilder:validation:MaxLength=45
 	IPv6 string `json:"ipv6,omitempty"`
 	// hostname of the origin.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	Hostname string `json:"hostname,omitempty"`
-	// tunnelID is the tunnel that reaches (or resolves) the origin.
+	// tunnelID is the tunnel (a UUID) that reaches (or resolves) the origin.
 	// +optional
+	// +kubebuilder:validation:MaxLength=36
 	TunnelID string `json:"tunnelID,omitempty"`
 	// resolverIPs are the DNS servers cloudflared resolves the hostname with.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:MaxLength=45
 	ResolverIPs []string `json:"resolverIPs,omitempty"`
 	// httpPort of an http origin.
 	// +optional
@@ -406,7 +415,7 @@ type ConnectivityService struct {
 
 	// spec is the desired service.
 	// +required
-	Spec ConnectivityServiceSpec `json:"spec"`
+	Spec ConnectivityServiceSpec `json:"spec,omitzero"`
 
 	// status is what the operator observed. It defaults to {observedGeneration: -1}, so a new
 	// object reads as in progress (kstatus) before the operator has looked at it.

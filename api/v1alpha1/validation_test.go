@@ -181,6 +181,8 @@ var _ = Describe("ConnectivityService validation", func() {
 		},
 
 		// host shape
+		Entry("empty host", setField(map[string]any{}, "spec", "host"),
+			"spec.host in body should have at least 1 properties"),
 		Entry("no host address", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{Network: &v1alpha1.Network{TunnelID: tunnelID}}
 		}), "host needs an address: set ipv4, ipv6, both, hostname, or serviceRef"),
@@ -287,9 +289,12 @@ var _ = Describe("ConnectivityService validation", func() {
 		Entry("serviceRef.name longer than 63 characters", set(func(s *v1alpha1.ConnectivityService) {
 			serviceRefHost(s, v1alpha1.ServiceReference{Name: strings.Repeat("w", 64), Port: intstr.FromInt32(80)})
 		}), "spec.host.serviceRef.name: Too long: may not be more than 63"),
-		Entry("serviceRef.name empty", set(func(s *v1alpha1.ConnectivityService) {
-			serviceRefHost(s, v1alpha1.ServiceReference{Name: "", Port: intstr.FromInt32(80)})
-		}), "spec.host.serviceRef.name in body should be at least 1 chars long"),
+		Entry("serviceRef.name empty", chain(
+			set(func(s *v1alpha1.ConnectivityService) {
+				serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
+			}),
+			setField("", "spec", "host", "serviceRef", "name"),
+		), "spec.host.serviceRef.name in body should be at least 1 chars long"),
 		Entry("serviceRef without name", chain(
 			set(func(s *v1alpha1.ConnectivityService) {
 				serviceRefHost(s, v1alpha1.ServiceReference{Name: "web", Port: intstr.FromInt32(80)})
@@ -387,9 +392,9 @@ var _ = Describe("ConnectivityService validation", func() {
 				ResolverNetwork: &v1alpha1.ResolverNetwork{ResolverIPs: []string{"10.96.0.10"}},
 			}
 		}), "resolverNetwork takes exactly one of tunnelID (a tunnel's UUID) or tunnelRef (a CloudflareTunnel in this namespace)"),
-		Entry("network.tunnelRef with an empty name", set(func(s *v1alpha1.ConnectivityService) {
-			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: ""}}
-		}), "spec.host.network.tunnelRef.name in body should be at least 1 chars long"),
+		Entry("network.tunnelRef with an empty name",
+			setField(map[string]any{"tunnelRef": map[string]any{"name": ""}}, "spec", "host", "network"),
+			"spec.host.network.tunnelRef.name in body should be at least 1 chars long"),
 		Entry("network.tunnelRef without name", setField(map[string]any{}, "spec", "host", "network", "tunnelRef"),
 			"spec.host.network.tunnelRef.name: Required value"),
 		Entry("network.tunnelRef.name not an object name", set(func(s *v1alpha1.ConnectivityService) {
@@ -398,12 +403,15 @@ var _ = Describe("ConnectivityService validation", func() {
 		Entry("network.tunnelRef.name longer than 253 characters", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host.Network = &v1alpha1.Network{TunnelRef: &v1alpha1.TunnelReference{Name: strings.Repeat("a", 254)}}
 		}), "spec.host.network.tunnelRef.name: Too long: may not be more than 253"),
-		Entry("resolverNetwork.tunnelRef with an empty name", set(func(s *v1alpha1.ConnectivityService) {
-			s.Spec.Host = v1alpha1.ServiceHost{
-				Hostname:        "db.apps.svc.cluster.local",
-				ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelRef: &v1alpha1.TunnelReference{Name: ""}},
-			}
-		}), "spec.host.resolverNetwork.tunnelRef.name in body should be at least 1 chars long"),
+		Entry("resolverNetwork.tunnelRef with an empty name", chain(
+			set(func(s *v1alpha1.ConnectivityService) {
+				s.Spec.Host = v1alpha1.ServiceHost{
+					Hostname:        "db.apps.svc.cluster.local",
+					ResolverNetwork: &v1alpha1.ResolverNetwork{TunnelRef: &v1alpha1.TunnelReference{Name: "edge"}},
+				}
+			}),
+			setField("", "spec", "host", "resolverNetwork", "tunnelRef", "name"),
+		), "spec.host.resolverNetwork.tunnelRef.name in body should be at least 1 chars long"),
 		Entry("resolverNetwork.tunnelRef.name not an object name", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Host = v1alpha1.ServiceHost{
 				Hostname:        "db.apps.svc.cluster.local",
@@ -471,9 +479,8 @@ var _ = Describe("ConnectivityService validation", func() {
 		// export
 		Entry("export without binding", setField(map[string]any{"configMapName": "web-binding"}, "spec", "export"),
 			"spec.export.binding: Required value"),
-		Entry("export binding empty", set(func(s *v1alpha1.ConnectivityService) {
-			s.Spec.Export = &v1alpha1.Export{Binding: ""}
-		}), "spec.export.binding in body should be at least 1 chars long"),
+		Entry("export binding empty", setField(map[string]any{"binding": ""}, "spec", "export"),
+			"spec.export.binding in body should be at least 1 chars long"),
 		Entry("export binding starting with a digit", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.Export = &v1alpha1.Export{Binding: "9lives"}
 		}), exportBinding),
@@ -507,9 +514,8 @@ var _ = Describe("ConnectivityService validation", func() {
 		}), `spec.accountRef.kind: Unsupported value: "Account"`),
 		Entry("accountRef without name", setField(map[string]any{"kind": "CloudflareAccount"}, "spec", "accountRef"),
 			"spec.accountRef.name: Required value"),
-		Entry("accountRef with an empty name", set(func(s *v1alpha1.ConnectivityService) {
-			s.Spec.AccountRef = &v1alpha1.AccountReference{Name: ""}
-		}), "spec.accountRef.name in body should be at least 1 chars long"),
+		Entry("accountRef with an empty name", setField(map[string]any{"name": ""}, "spec", "accountRef"),
+			"spec.accountRef.name in body should be at least 1 chars long"),
 		Entry("accountRef.name not an object name", set(func(s *v1alpha1.ConnectivityService) {
 			s.Spec.AccountRef = &v1alpha1.AccountReference{Name: "Team Account"}
 		}), "accountRef.name must be a Kubernetes object name"),
@@ -666,6 +672,20 @@ var _ = Describe("ConnectivityService validation", func() {
 			s.Spec.Export = &v1alpha1.Export{Binding: "WEB", ConfigMapName: "web-binding"}
 		}),
 	)
+
+	// status mirrors Cloudflare: ids are UUIDs and addresses are IPs, so their lengths are bounded.
+	It("bounds status ids and addresses by their formats", func(ctx SpecContext) {
+		obj := validService(ns)
+		Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+		obj.Status.ServiceID = "550e8400-e29b-41d4-a716-446655440000"
+		obj.Status.Host = &v1alpha1.SentHost{
+			IPv6: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", TunnelID: tunnelID,
+			ResolverIPs: []string{"10.96.0.10"},
+		}
+		Expect(k8sClient.Status().Update(ctx, obj)).To(Succeed())
+		obj.Status.ServiceID += "0"
+		expectInvalid(k8sClient.Status().Update(ctx, obj), "status.serviceID: Too long: may not be more than 36")
+	})
 
 	It("keeps an explicit Orphan deletionPolicy", func(ctx SpecContext) {
 		obj := validService(ns)

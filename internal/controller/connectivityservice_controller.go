@@ -58,12 +58,12 @@ type ConnectivityServiceReconciler struct {
 
 // Reconcile is the fixed skeleton: read, defer the one status patch, then delete or converge.
 func (r *ConnectivityServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	obj := &v1alpha1.ConnectivityService{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	s, err := newScope(ctx, r.Client, req, &v1alpha1.ConnectivityService{}, copyServiceStatus)
+	if s == nil {
+		return ctrl.Result{}, err
 	}
-	s := &serviceScope{obj: obj, patch: newPatcher(r.Client, obj, copyServiceStatus)}
 	defer s.patch.finish(ctx, &result, &retErr)
+	obj := s.obj
 
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)

@@ -55,12 +55,12 @@ type CloudflareTunnelReconciler struct {
 // Reconcile is the fixed skeleton: read, defer the one status patch, then delete, or make sure
 // of the tunnel and then of its connector.
 func (r *CloudflareTunnelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	obj := &v1alpha1.CloudflareTunnel{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	s, err := newScope(ctx, r.Client, req, &v1alpha1.CloudflareTunnel{}, copyTunnelStatus)
+	if s == nil {
+		return ctrl.Result{}, err
 	}
-	s := &tunnelScope{obj: obj, patch: newPatcher(r.Client, obj, copyTunnelStatus)}
 	defer s.patch.finish(ctx, &result, &retErr)
+	obj := s.obj
 
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)

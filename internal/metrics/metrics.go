@@ -54,7 +54,16 @@ var (
 		Namespace: namespace, Name: "reconcile_errors_total",
 		Help: "Failed ConnectivityService reconciles by condition reason.",
 	}, []string{"reason"})
+	budget = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "cloudflare_ratelimit_budget_requests_per_5m",
+		Help: "Calls per 5 minutes the operator allows itself with the account's credential " +
+			"(--cloudflare-requests-per-5m or spec.rateLimit); compare with the rate of cloudflare_api_requests_total.",
+	}, []string{labelAccount})
 )
+
+// retryReasons are the reconcile error reasons that are not Stalled conditions; their series
+// exist from the start at zero, so rate() sees the first error and dashboards show a flat line.
+var retryReasons = []string{v1alpha1.ReasonAPIError, v1alpha1.ReasonRateLimited}
 
 // API records Cloudflare API calls; it implements ratelimit.Observer.
 type API struct{}
@@ -72,6 +81,16 @@ func (API) Called(accountID, method, route string, status int, d time.Duration) 
 
 // Tripped records a 429.
 func (API) Tripped(accountID string) { rateLimited.WithLabelValues(accountID).Inc() }
+
+// Budget records the account's budget before each call. It also creates the account's counters
+// at zero, so an alert's increase() counts the first 429, drift correction or failed observation,
+// which a series born at 1 would hide.
+func (API) Budget(accountID string, perWindow int) {
+	budget.WithLabelValues(accountID).Set(float64(perWindow))
+	rateLimited.WithLabelValues(accountID)
+	driftCorrections.WithLabelValues(accountID)
+	observationFailures.WithLabelValues(accountID)
+}
 
 // DriftCorrected records a corrected out-of-band change.
 func DriftCorrected(accountID string) { driftCorrections.WithLabelValues(accountID).Inc() }
@@ -97,7 +116,10 @@ func Register(reader client.Reader, circuits func() int) {
 	services, openCircuits = reader, circuits
 	sourcesMu.Unlock()
 	registerOnce.Do(func() {
-		ctrlmetrics.Registry.MustRegister(apiCalls, apiLatency, limiterWait, rateLimited, driftCorrections, observationFailures, reconcileErrors,
+		for _, reason := range retryReasons {
+			reconcileErrors.WithLabelValues(reason)
+		}
+		ctrlmetrics.Registry.MustRegister(apiCalls, apiLatency, limiterWait, rateLimited, driftCorrections, observationFailures, reconcileErrors, budget,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: namespace, Name: "cloudflare_circuit_breakers_open",
 				Help: "Credentials whose calls are held after a 429 until Retry-After passes.",

@@ -8,6 +8,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -90,6 +91,11 @@ func (l *Limiter) SetLimit(perWindow, burst int) {
 	if l.bucket.Burst() != burst {
 		l.bucket.SetBurst(burst)
 	}
+}
+
+// PerWindow is the number of calls per BudgetWindow the budget allows now, for the metrics.
+func (l *Limiter) PerWindow() int {
+	return int(math.Round(float64(l.bucket.Limit()) * BudgetWindow.Seconds()))
 }
 
 // Trip opens the circuit until the given time: no call of this credential goes out before then.

@@ -147,6 +147,19 @@ func TestLimiterSetLimitChangesRateAndBurst(t *testing.T) {
 	}
 }
 
+// TestLimiterPerWindow checks the budget the metrics report: the configured calls per 5 minutes,
+// exactly (no float residue), after SetLimit too.
+func TestLimiterPerWindow(t *testing.T) {
+	l := ratelimit.NewLimiter(1000, 20)
+	if got := l.PerWindow(); got != 1000 {
+		t.Errorf("PerWindow = %d, want 1000", got)
+	}
+	l.SetLimit(7, 1)
+	if got := l.PerWindow(); got != 7 {
+		t.Errorf("after SetLimit(7, 1) PerWindow = %d, want 7", got)
+	}
+}
+
 func TestLimiterTrip(t *testing.T) {
 	now := time.Now()
 	later := now.Add(time.Hour)

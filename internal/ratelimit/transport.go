@@ -20,6 +20,9 @@ type Observer interface {
 	Called(accountID, method, route string, status int, d time.Duration)
 	// Tripped records a 429 that opened the circuit.
 	Tripped(accountID string)
+	// Budget records, before each call, the calls per BudgetWindow the credential's budget allows,
+	// so alerts can compare what an account spends with what it may spend.
+	Budget(accountID string, perWindow int)
 }
 
 // Transport spends the credential's budget on every call and holds every call while the circuit
@@ -39,6 +42,9 @@ type Transport struct {
 // with Retry-After instead, so the caller waits as it would for Cloudflare's own 429 and no call
 // of the credential goes out.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Observer != nil {
+		t.Observer.Budget(t.AccountID, t.Limiter.PerWindow())
+	}
 	if until, open := t.Limiter.OpenUntil(); open {
 		return circuitOpen(req, until), nil
 	}

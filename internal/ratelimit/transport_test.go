@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type recorder struct {
 	waited  []string
 	calls   []call
 	tripped []string
+	budgets []int
 }
 
 func (r *recorder) Waited(accountID string, _ time.Duration) {
@@ -48,6 +50,14 @@ func (r *recorder) Tripped(accountID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.tripped = append(r.tripped, accountID)
+}
+
+func (r *recorder) Budget(accountID string, perWindow int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if accountID == testAccountID {
+		r.budgets = append(r.budgets, perWindow)
+	}
 }
 
 func (r *recorder) snapshot() (waited int, calls []call, tripped int) {
@@ -151,6 +161,11 @@ func TestTransportPassesCallsThrough(t *testing.T) {
 	}
 	if _, open := tr.Limiter.OpenUntil(); open {
 		t.Error("circuit open after 200s")
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if want := []int{twentyPerSecond, twentyPerSecond}; !slices.Equal(obs.budgets, want) {
+		t.Errorf("Budget recorded %v, want the limiter's calls per 5 minutes once per call %v", obs.budgets, want)
 	}
 }
 

@@ -35,7 +35,7 @@ vet: ## Run go vet against code.
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run unit and envtest suites (builds the control plane on first use).
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v -e /test/e2e -e /test/chart -e /test/bench) \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v -e /test/e2e -e /test/chart -e /test/bench -e /test/release) \
 		-timeout 30m -coverprofile cover.out
 
 .PHONY: bench
@@ -44,7 +44,7 @@ bench: manifests generate envtest ## Measure bin/manager against envtest and the
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench -manager bin/manager -out bin/bench.json
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint.
+lint: golangci-lint ## Run golangci-lint, with the Kube API Linter on api/ (.golangci.yml).
 	"$(GOLANGCI_LINT)" run
 
 .PHONY: lint-fix
@@ -56,7 +56,7 @@ lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
 .PHONY: verify
 verify: manifests generate ## Fail when generated files or go.mod/go.sum are stale.
 	go mod tidy
-	@for dir in hack/envtest/kube hack/envtest/etcd; do (cd $$dir && go mod tidy); done
+	@for dir in hack/envtest/kube hack/envtest/etcd hack/tools/golangci-kal; do (cd $$dir && go mod tidy); done
 	@changed=$$(git status --porcelain -- api config go.mod go.sum hack); \
 	if [ -n "$$changed" ]; then \
 		echo "Generated files or go.mod are stale; run 'make manifests generate' and 'go mod tidy' and commit:"; \
@@ -129,6 +129,58 @@ test-chart: helm kustomize envtest ## Test the Helm chart and config/default: li
 	HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
 		go test ./test/chart/... -count=1 -timeout 15m
 
+# test-alerts checks the chart's Prometheus rules and runs their unit tests (test/alerts): each
+# alert fires on the series it is about and stays quiet on healthy ones.
+.PHONY: test-alerts
+test-alerts: promtool ## Check the chart's Prometheus alerting rules and run their promtool unit tests.
+	"$(PROMTOOL)" check rules $(HELM_CHART)/files/prometheus-rules.yaml
+	"$(PROMTOOL)" test rules test/alerts/*.yaml
+
+##@ Image and release
+
+# VERSION is the release version: the image tag, the chart's version and appVersion, and the image's
+# version label. It is the chart's appVersion, or the tag without its "v" when GitHub Actions runs
+# for a tag push (.github/workflows/release.yaml).
+CHART_APP_VERSION := $(shell awk -F'"' '/^appVersion:/ { print $$2 }' $(HELM_CHART)/Chart.yaml)
+VERSION ?= $(if $(filter tag,$(GITHUB_REF_TYPE)),$(patsubst v%,%,$(GITHUB_REF_NAME)),$(CHART_APP_VERSION))
+# SOURCE_DATE_EPOCH fixes every time in the image (reproducible): the last commit's time, else 0.
+SOURCE_DATE_EPOCH ?= $(or $(shell git log -1 --format=%ct 2>/dev/null),0)
+IMAGE_DIR ?= $(LOCALBIN)/image
+IMAGE_LAYOUT ?= $(IMAGE_DIR)/oci
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+# make release pushes $(REGISTRY)/connectivity-operator:$(VERSION) and the chart to
+# oci://$(REGISTRY)/charts; GHCR wants the owner in lower case.
+REGISTRY ?= ghcr.io/$(shell printf '%s' "$${GITHUB_REPOSITORY_OWNER:-workersvpc}" | tr '[:upper:]' '[:lower:]')
+# HELM_REGISTRY_FLAGS are extra flags of helm push, e.g. --plain-http for a local registry.
+HELM_REGISTRY_FLAGS ?=
+
+.PHONY: image
+image: cyclonedx-gomod ## Build the multi-arch manager image with SBOMs as an OCI layout in bin/image/oci (no container engine).
+	SOURCE_DATE_EPOCH="$(SOURCE_DATE_EPOCH)" go run ./hack/image -out "$(IMAGE_LAYOUT)" -sbom-dir "$(IMAGE_DIR)" \
+		-work-dir "$(IMAGE_DIR)/build" -platforms "$(IMAGE_PLATFORMS)" -cyclonedx-gomod "$(CYCLONEDX_GOMOD)" \
+		-version "$(VERSION)" -revision "$$(git rev-parse HEAD 2>/dev/null || true)"
+
+# release pushes what `make image` wrote (hack/imagepush refuses a layout of another VERSION) and
+# the packaged chart. With REGISTRY_USERNAME and REGISTRY_PASSWORD set (CI) it logs helm in and
+# hack/imagepush uses them; otherwise both use the Docker config.
+.PHONY: release
+release: helm ## Push bin/image/oci and the chart to $(REGISTRY) (run `make image` first); the release workflow runs it.
+	@if [ -n "$${REGISTRY_PASSWORD:-}" ]; then \
+		printf '%s' "$$REGISTRY_PASSWORD" | "$(HELM)" registry login "$(firstword $(subst /, ,$(REGISTRY)))" \
+			--username "$$REGISTRY_USERNAME" --password-stdin; \
+	fi
+	go run ./hack/imagepush -layout "$(IMAGE_LAYOUT)" -repo "$(REGISTRY)/connectivity-operator" -tag "$(VERSION)"
+	rm -rf "$(LOCALBIN)/release" && mkdir -p "$(LOCALBIN)/release"
+	"$(HELM)" package "$(HELM_CHART)" --version "$(VERSION)" --app-version "$(VERSION)" --destination "$(LOCALBIN)/release"
+	"$(HELM)" push "$(LOCALBIN)/release/connectivity-operator-$(VERSION).tgz" "oci://$(REGISTRY)/charts" $(HELM_REGISTRY_FLAGS)
+
+# release-dry-run runs `make release` against a registry on 127.0.0.1 (test/release) and installs
+# the chart from it into the envtest control plane with the image pinned by the pushed digest.
+.PHONY: release-dry-run
+release-dry-run: image helm envtest ## Release to a local registry and helm install from it into envtest (test/release).
+	HELM="$(HELM)" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" IMAGE_LAYOUT="$(IMAGE_LAYOUT)" VERSION="$(VERSION)" \
+		go test ./test/release/ -count=1 -v -timeout 15m
+
 ##@ Dependencies
 
 ## Location to install dependencies to
@@ -146,6 +198,10 @@ GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
 KUSTOMIZE_VERSION ?= v5.8.1
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+## golangci-lint is built from hack/tools/golangci-kal (its own go.mod, which must require both
+## versions) with the Kube API Linter compiled in, as `golangci-lint custom` would build it.
+KUBE_API_LINTER_VERSION ?= v0.0.0-20260716143926-092fe0c72997
+GOLANGCI_KAL_DIR ?= hack/tools/golangci-kal
 
 ## The envtest control plane, built from source (see hack/build-envtest.sh): versions and the
 ## per-version cache outside the clone, so later runs and later CI runs on this machine reuse it.
@@ -169,17 +225,37 @@ $(CONTROLLER_GEN): $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
 
 .PHONY: golangci-lint
-golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint locally if necessary.
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint with the Kube API Linter plugin locally if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
-	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+	@for pin in "github.com/golangci/golangci-lint/v2 $(GOLANGCI_LINT_VERSION)" "sigs.k8s.io/kube-api-linter $(KUBE_API_LINTER_VERSION)"; do \
+		awk -v pin="$$pin" '$$1 " " $$2 == pin { found = 1 } END { exit !found }' "$(GOLANGCI_KAL_DIR)/go.mod" || \
+		{ echo "$(GOLANGCI_KAL_DIR)/go.mod does not require $$pin; run: go get -C $(GOLANGCI_KAL_DIR) $${pin% *}@$${pin#* }"; exit 1; }; \
+	done
+	$(call go-build-tool,$(GOLANGCI_LINT),$(GOLANGCI_KAL_DIR),$(GOLANGCI_LINT_VERSION)-kal-$(KUBE_API_LINTER_VERSION))
 
 HELM ?= $(LOCALBIN)/helm
-HELM_VERSION ?= v3.22.0
+HELM_VERSION ?= v4.3.2
 
 .PHONY: helm
 helm: $(HELM) ## Install helm locally if necessary.
 $(HELM): $(LOCALBIN)
-	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
+
+CYCLONEDX_GOMOD ?= $(LOCALBIN)/cyclonedx-gomod
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+
+.PHONY: cyclonedx-gomod
+cyclonedx-gomod: $(CYCLONEDX_GOMOD) ## Install cyclonedx-gomod (SBOMs of Go binaries) locally if necessary.
+$(CYCLONEDX_GOMOD): $(LOCALBIN)
+	$(call go-install-tool,$(CYCLONEDX_GOMOD),github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod,$(CYCLONEDX_GOMOD_VERSION))
+
+PROMTOOL ?= $(LOCALBIN)/promtool
+PROMTOOL_VERSION ?= v0.316.0
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool (Prometheus's rule checker) locally if necessary.
+$(PROMTOOL): $(LOCALBIN)
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary
@@ -193,6 +269,21 @@ echo "Downloading $${package}" ;\
 rm -f "$(1)" ;\
 GOBIN="$(LOCALBIN)" go install $${package} ;\
 mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
+} ;\
+ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"
+endef
+
+# go-build-tool builds a tool module of this repository (its own go.mod pins the versions) into
+# $1-$3 and links $1 to it, unless that version is already built and linked
+# $1 - target path with name of binary
+# $2 - directory of the tool's module
+# $3 - version suffix of the binary
+define go-build-tool
+@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$(1)-$(3)" ] || { \
+set -e; \
+echo "Building $(2) into $(1)-$(3)" ;\
+rm -f "$(1)" ;\
+go build -C "$(2)" -o "$(1)-$(3)" . ;\
 } ;\
 ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"
 endef

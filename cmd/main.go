@@ -15,6 +15,10 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	// The image from `make image` has no base image and so no CA certificates: with no system roots
+	// the manager trusts the bundled Mozilla roots for the Cloudflare API (HTTPS).
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"

@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 // podSecurityWarning is how the API server warns about a pod template that breaks the namespace's
@@ -20,6 +21,9 @@ const podSecurityWarning = "would violate PodSecurity"
 // serviceMonitorCRD is prometheus-operator's CRD, so the chart's ServiceMonitor is validated too.
 const serviceMonitorCRD = "testdata/crds/monitoring.coreos.com_servicemonitors.yaml"
 
+// prometheusRuleCRD is prometheus-operator's CRD, so the chart's PrometheusRule is validated too.
+const prometheusRuleCRD = "testdata/crds/monitoring.coreos.com_prometheusrules.yaml"
+
 // dryRunLine is kubectl's line for one object accepted in a server-side dry run.
 var dryRunLine = regexp.MustCompile(`(?m)^\S+ (created|configured|unchanged) \(server dry run\)$`)
 
@@ -28,37 +32,24 @@ type cluster struct {
 	kubectl, kubeconfig string
 }
 
-// startCluster starts kube-apiserver and etcd from KUBEBUILDER_ASSETS and writes a kubeconfig of a
-// cluster admin.
+// startCluster starts kube-apiserver and etcd from KUBEBUILDER_ASSETS, without CRDs (the test
+// applies the chart's), and writes a kubeconfig of a cluster admin.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-chart`, which builds the envtest control plane and sets it")
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
-		if info, err := os.Stat(filepath.Join(assets, bin)); err != nil || info.Mode()&0o111 == 0 {
-			t.Fatalf("KUBEBUILDER_ASSETS=%s has no executable %s: run `make envtest` (or `make test-chart`)", assets, bin)
-		}
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	if _, err := env.Start(); err != nil {
-		t.Fatalf("start the envtest control plane: %v", err)
+	env, err := testenv.Start(testenv.Options{NoProjectCRDs: true})
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Errorf("stop the envtest control plane: %v", err)
 		}
 	})
-	admin, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	_, kubeconfig, err := env.AddAdmin("admin")
 	if err != nil {
-		t.Fatalf("add the admin user: %v", err)
+		t.Fatal(err)
 	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatalf("kubeconfig: %v", err)
-	}
-	c := &cluster{kubectl: filepath.Join(assets, "kubectl"), kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
+	c := &cluster{kubectl: env.Kubectl(), kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
 	if err := os.WriteFile(c.kubeconfig, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +125,7 @@ func TestServerSideDryRun(t *testing.T) {
 	c := startCluster(t)
 	chartAll := parseObjects(t, helmTemplate(t, allOptions()...))
 	crds := append(ofKind(chartAll, "CustomResourceDefinition"), parseFile(t, "test/chart/"+serviceMonitorCRD)...)
+	crds = append(crds, parseFile(t, "test/chart/"+prometheusRuleCRD)...)
 	c.apply(t, crds)
 	c.run(t, "wait", "--for=condition=Established", "--timeout=60s", "customresourcedefinitions", "--all")
 	ns := &unstructured.Unstructured{}

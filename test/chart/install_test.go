@@ -58,7 +58,8 @@ func upgradedChart(t *testing.T) string {
 // default account.
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	c := startCluster(t)
-	c.apply(t, parseFile(t, "test/chart/"+serviceMonitorCRD))
+	c.apply(t, append(parseFile(t, "test/chart/"+serviceMonitorCRD), parseFile(t, "test/chart/"+prometheusRuleCRD)...))
+	c.run(t, "wait", "--for=condition=Established", "--timeout=60s", "customresourcedefinitions", "--all")
 
 	deployment := []string{"-n", namespace, "deployment", releaseName + "-controller-manager"}
 	crd := []string{"crd", "connectivityservices.connectivity.workersvpc.dev"}

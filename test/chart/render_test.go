@@ -47,7 +47,7 @@ func TestRenderDefaults(t *testing.T) {
 	if _, ok := flagValue(c.Args, "cloudflare-api-url"); ok {
 		t.Errorf("--cloudflare-api-url is set by default; the manager's own default should apply")
 	}
-	if c.Image != "ghcr.io/workersvpc/connectivity-operator:0.1.0" {
+	if c.Image != "ghcr.io/workersvpc/connectivity-operator:0.2.0" {
 		t.Errorf("image = %s, want the appVersion tag", c.Image)
 	}
 	if got := *dep.Spec.Replicas; got != 1 {

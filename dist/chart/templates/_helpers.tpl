@@ -62,10 +62,15 @@ The manager's ServiceAccount.
 {{- end }}
 
 {{/*
-The manager image; the tag defaults to the chart's appVersion.
+The manager image: repository@digest when image.digest is set (the digest pins the multi-arch
+index, so the tag is ignored), else repository:tag, the tag defaulting to the chart's appVersion.
 */}}
 {{- define "connectivity-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*

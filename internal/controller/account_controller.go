@@ -173,19 +173,19 @@ func (v *accountVerifier) verify(ctx context.Context, obj conditionedObject, acc
 	return ctrl.Result{RequeueAfter: v.VerifyInterval}, nil
 }
 
-// verifyFailed sorts a failed verification: rejected credentials are terminal; anything else says
-// nothing about them and is tried again (verifyDeferred).
+// verifyFailed sorts a failed verification with the one classification (classify): only a
+// refusal of the credentials is terminal for an account, which has no spec the API judges;
+// anything else says nothing about the credentials and is tried again (verifyDeferred).
 func (v *accountVerifier) verifyFailed(ctx context.Context, obj conditionedObject, acct *account.Account, err error, observed *int64) (ctrl.Result, error) {
-	var reason, message string
+	var message string
+	b, reason := classify(err)
 	switch {
-	case errors.Is(err, cloudflare.ErrUnauthorized):
-		reason = v1alpha1.ReasonCredentialsInvalid
+	case b == terminal && reason == v1alpha1.ReasonCredentialsInvalid:
 		message = fmt.Sprintf("Cloudflare rejected the credentials in Secret %s: put a valid, active API token under key %q (%s)",
 			acct.Secret, account.KeyAPIToken, cloudflare.Cause(err))
-	case errors.Is(err, cloudflare.ErrForbidden):
-		reason = v1alpha1.ReasonPermissionDenied
-		message = fmt.Sprintf("the credentials in Secret %s lack the Workers VPC permission on account %s: grant \"Connectivity Directory Admin\" (%s)",
-			acct.Secret, acct.AccountID, cloudflare.Cause(err))
+	case b == terminal && reason == v1alpha1.ReasonPermissionDenied:
+		message = fmt.Sprintf("the credentials in Secret %s lack the Workers VPC permission on account %s: grant %q (%s)",
+			acct.Secret, acct.AccountID, servicePermission, cloudflare.Cause(err))
 	default:
 		return v.verifyDeferred(ctx, obj, err)
 	}
@@ -200,7 +200,7 @@ func (v *accountVerifier) verifyFailed(ctx context.Context, obj conditionedObjec
 func (v *accountVerifier) verifyDeferred(ctx context.Context, obj conditionedObject, err error) (ctrl.Result, error) {
 	ctrl.LoggerFrom(ctx).Info("Could not verify Cloudflare credentials; trying again later", "error", err.Error())
 	wait, limited := cloudflare.RetryAfter(err)
-	if !limited && errors.Is(err, cloudflare.ErrRateLimited) {
+	if b, _ := classify(err); !limited && b == waiting {
 		wait, limited = rateLimitedRetry, true
 	}
 	if ready := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {

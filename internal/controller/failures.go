@@ -36,30 +36,66 @@ const (
 	tunnelPermission  = "Cloudflare Tunnel Edit"
 )
 
-// apiFailure sorts a failed Cloudflare call into exactly one bucket (house style):
-//   - terminal (the API refused the spec or the credentials): Stalled, one warning event, and no
-//     retry until the spec, the Secret or the account changes (credentials get a slow retry);
-//   - waiting (rate limited): Reconciling with RequeueAfter and no error;
-//   - transient (5xx, timeouts, unknown outcomes): the error goes to the workqueue's backoff.
-//
-// permission names what the token needs for the kind of remote object the call was about.
-func (rep reporter) apiFailure(ctx context.Context, obj observedObject, err error, permission string) (ctrl.Result, error) {
+// bucket is where a failed Cloudflare call lands: exactly one of three (house style; Flux's
+// ComputeReconcileResult is the model).
+type bucket int
+
+const (
+	// transient: 5xx, timeouts, unknown outcomes. The error goes to the workqueue's backoff.
+	transient bucket = iota
+	// waiting: rate limited. Reconciling with RequeueAfter and no error.
+	waiting
+	// terminal: the API refused the spec or the credentials. Stalled, one warning event, and no
+	// retry until the spec, the Secret or the account changes (credentials get a slow retry).
+	terminal
+)
+
+// classify is the one classification of a failed Cloudflare call, used by every kind: its
+// bucket, and the condition reason that names its cause.
+func classify(err error) (bucket, string) {
 	switch {
 	case errors.Is(err, cloudflare.ErrRateLimited):
-		return rep.rateLimited(obj, err), nil
+		return waiting, v1alpha1.ReasonRateLimited
+	case errors.Is(err, cloudflare.ErrTunnelNotFound):
+		return terminal, v1alpha1.ReasonTunnelNotFound
 	case errors.Is(err, cloudflare.ErrInvalid), errors.Is(err, cloudflare.ErrNameConflict):
-		return rep.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("Cloudflare rejected the spec: fix it (%s)", cloudflare.Cause(err))), nil
+		return terminal, v1alpha1.ReasonInvalidSpec
 	case errors.Is(err, cloudflare.ErrUnauthorized):
-		rep.stall(obj, v1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
-			"Cloudflare rejected the account's credentials: put a valid API token in the account's Secret (%s)", cloudflare.Cause(err)))
-		return ctrl.Result{RequeueAfter: credentialsRetry}, nil
+		return terminal, v1alpha1.ReasonCredentialsInvalid
 	case errors.Is(err, cloudflare.ErrForbidden):
-		return rep.permissionDenied(obj, err, permission), nil
+		return terminal, v1alpha1.ReasonPermissionDenied
+	}
+	return transient, v1alpha1.ReasonAPIError
+}
+
+// apiFailure reports a failed Cloudflare call by its bucket (see classify). permission names
+// what the token needs for the kind of remote object the call was about.
+func (rep reporter) apiFailure(ctx context.Context, obj observedObject, err error, permission string) (ctrl.Result, error) {
+	switch b, reason := classify(err); b {
+	case waiting:
+		return rep.rateLimited(obj, err), nil
+	case terminal:
+		return rep.refused(obj, reason, err, permission), nil
 	}
 	metrics.ReconcileError(v1alpha1.ReasonAPIError)
 	ctrl.LoggerFrom(ctx).Error(err, "Cloudflare API call failed; retrying with backoff")
 	rep.waiting(obj, v1alpha1.ReasonAPIError, "Cloudflare API call failed ("+cloudflare.Cause(err)+"); retrying with backoff", err)
 	return ctrl.Result{}, err
+}
+
+// refused stalls on a terminal failure with the message for its reason.
+func (rep reporter) refused(obj observedObject, reason string, err error, permission string) ctrl.Result {
+	switch reason {
+	case v1alpha1.ReasonCredentialsInvalid:
+		rep.stall(obj, reason, fmt.Sprintf(
+			"Cloudflare rejected the account's credentials: put a valid API token in the account's Secret (%s)", cloudflare.Cause(err)))
+		return ctrl.Result{RequeueAfter: credentialsRetry}
+	case v1alpha1.ReasonPermissionDenied:
+		return rep.permissionDenied(obj, err, permission)
+	case v1alpha1.ReasonTunnelNotFound:
+		return rep.stall(obj, reason, fmt.Sprintf("Cloudflare does not know the tunnel the spec names: fix it (%s)", cloudflare.Cause(err)))
+	}
+	return rep.stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("Cloudflare rejected the spec: fix it (%s)", cloudflare.Cause(err)))
 }
 
 // permissionDenied stalls on a token that lacks permission, naming what to grant; credentials

@@ -56,6 +56,27 @@ func (s *Server) CountFor(accountID string, route Route) int {
 	return n
 }
 
+// CountWith returns how many calls of route were made with the API token, in any account, since
+// the last reset: for calls outside accounts, such as /user/tokens/verify, when other tests'
+// credentials call too.
+func (s *Server) CountWith(token string, route Route) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	label := ""
+	for _, c := range s.creds {
+		if c.Token == token {
+			label = c.label
+		}
+	}
+	n := 0
+	for _, r := range s.log {
+		if r.Route == route && label != "" && r.Credential == label {
+			n++
+		}
+	}
+	return n
+}
+
 // ResetRequests empties the log and so the counters, e.g. after a test's setup.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()

@@ -55,6 +55,11 @@ func TestRequestLogIsExact(t *testing.T) {
 	if f.fake.CountFor(acct, RouteList) != 2 || f.fake.CountFor(otherAcct, RouteList) != 1 || f.fake.CountFor(otherAcct, RouteCreate) != 0 {
 		t.Errorf("CountFor: acct list %d, other list %d", f.fake.CountFor(acct, RouteList), f.fake.CountFor(otherAcct, RouteList))
 	}
+	if f.fake.CountWith(userToken, RouteVerify) != 1 || f.fake.CountWith(otherToken, RouteVerify) != 0 ||
+		f.fake.CountWith(otherToken, RouteList) != 1 || f.fake.CountWith("tok-unknown", RouteList) != 0 {
+		t.Errorf("CountWith: user verify %d, other verify %d, other list %d", f.fake.CountWith(userToken, RouteVerify),
+			f.fake.CountWith(otherToken, RouteVerify), f.fake.CountWith(otherToken, RouteList))
+	}
 	f.fake.ResetRequests()
 	if len(f.fake.Requests()) != 0 || f.fake.Count(RouteList) != 0 {
 		t.Error("ResetRequests left entries")

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // nonroot is the user and group the manager runs as: distroless's nonroot, which the chart's and
@@ -60,15 +61,15 @@ func managerImage(bin string, p platform, opts *options) (v1.Image, error) {
 // labels are the standard OCI image labels (annotations keys, as config labels).
 func labels(opts *options) map[string]string {
 	l := map[string]string{
-		"org.opencontainers.image.title":       "connectivity-operator",
-		"org.opencontainers.image.description": "Kubernetes operator for Cloudflare Workers VPC connectivity services",
-		"org.opencontainers.image.source":      opts.source,
-		"org.opencontainers.image.url":         opts.source,
-		"org.opencontainers.image.version":     opts.version,
-		"org.opencontainers.image.created":     opts.created.Format(time.RFC3339),
+		ispec.AnnotationTitle:       "connectivity-operator",
+		ispec.AnnotationDescription: "Kubernetes operator for Cloudflare Workers VPC connectivity services",
+		ispec.AnnotationSource:      opts.source,
+		ispec.AnnotationURL:         opts.source,
+		ispec.AnnotationVersion:     opts.version,
+		ispec.AnnotationCreated:     opts.created.Format(time.RFC3339),
 	}
 	if opts.revision != "" {
-		l["org.opencontainers.image.revision"] = opts.revision
+		l[ispec.AnnotationRevision] = opts.revision
 	}
 	return l
 }

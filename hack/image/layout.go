@@ -8,11 +8,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// refNameAnnotation names an image in an OCI layout's index.json; hack/imagepush checks it
-// against the tag it pushes, so a stale layout is never pushed under a new version.
-const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 // writeLayout replaces opts.out with an OCI image layout whose index.json lists the multi-arch
 // image index (annotated with the version) and each SBOM artifact (a referrer of one platform's
@@ -25,8 +22,10 @@ func writeLayout(opts *options, builds []*platformBuild) error {
 	if err != nil {
 		return err
 	}
+	// The ref name is the version; hack/imagepush checks it against the tag it pushes, so a
+	// stale layout is never pushed under a new version.
 	if err := path.AppendIndex(imageIndex(builds),
-		layout.WithAnnotations(map[string]string{refNameAnnotation: opts.version})); err != nil {
+		layout.WithAnnotations(map[string]string{ispec.AnnotationRefName: opts.version})); err != nil {
 		return err
 	}
 	for _, b := range builds {

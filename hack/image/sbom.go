@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // cycloneDXJSON is the SBOM's media type and the artifact type registries and tools (oras,
@@ -42,7 +43,7 @@ func sbomArtifact(sbom []byte, subject v1.Descriptor, created time.Time) (v1.Ima
 		Config:        v1.Descriptor{MediaType: types.OCIEmptyJSON, Digest: configDigest, Size: configSize},
 		Layers:        []v1.Descriptor{*layerDesc},
 		Subject:       &subject,
-		Annotations:   map[string]string{"org.opencontainers.image.created": created.Format(time.RFC3339)},
+		Annotations:   map[string]string{ispec.AnnotationCreated: created.Format(time.RFC3339)},
 	})
 	if err != nil {
 		return nil, err

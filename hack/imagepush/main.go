@@ -23,10 +23,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// refNameAnnotation is the version hack/image records on the image index in index.json.
-const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 func main() {
 	dir := flag.String("layout", "bin/image/oci", "OCI image layout written by hack/image")
@@ -62,7 +60,7 @@ func push(ctx context.Context, dir, repo, tag string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	if got := imageDesc.Annotations[refNameAnnotation]; got != tag {
+	if got := imageDesc.Annotations[ispec.AnnotationRefName]; got != tag {
 		return v1.Hash{}, fmt.Errorf("the layout %s holds version %q, not %q: run `make image` with this version",
 			dir, got, tag)
 	}

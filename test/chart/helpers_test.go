@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
+
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 const (
@@ -36,14 +38,8 @@ const (
 	allOptionsValues = "testdata/all-options.yaml"
 )
 
-// repoRoot is the module root: this package is test/chart.
-var repoRoot = func() string {
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		panic(err)
-	}
-	return dir
-}()
+// repoRoot is the module root.
+var repoRoot = testenv.MustModuleRoot()
 
 // chartDir is the Helm chart under test.
 var chartDir = filepath.Join(repoRoot, "dist", "chart")

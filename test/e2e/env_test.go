@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/workersvpc/connectivity-operator/internal/testutil"
+
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 // toolPaths are the binaries and directories the suite uses.
@@ -45,7 +47,7 @@ type toolPaths struct {
 // findTools reads the paths from the environment `make test-e2e` sets, with defaults relative to
 // the repository, and checks that every binary exists.
 func findTools() (toolPaths, error) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := testenv.ModuleRoot()
 	if err != nil {
 		return toolPaths{}, err
 	}

@@ -12,21 +12,16 @@ package release
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
+
+	testenv "github.com/workersvpc/connectivity-operator/internal/testutil/envtest"
 )
 
 // chartName is the chart's name in dist/chart/Chart.yaml, and so its repository under charts/.
 const chartName = "connectivity-operator"
 
-// repoRoot is the module root: this package is test/release.
-var repoRoot = func() string {
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		panic(err)
-	}
-	return dir
-}()
+// repoRoot is the module root.
+var repoRoot = testenv.MustModuleRoot()
 
 // config is what `make release-dry-run` passes in the environment.
 type config struct {

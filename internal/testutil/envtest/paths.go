@@ -34,6 +34,16 @@ func ModuleRoot() (string, error) {
 	}
 }
 
+// MustModuleRoot is ModuleRoot for the package variables of suites, which cannot run outside the
+// repository anyway: it panics instead of returning an error.
+func MustModuleRoot() string {
+	root, err := ModuleRoot()
+	if err != nil {
+		panic(err)
+	}
+	return root
+}
+
 // CRDDir returns config/crd/bases, where controller-gen writes the project's CRDs: the suites
 // install exactly these files, so a marker change is only tested after `make manifests`.
 func CRDDir() (string, error) {
